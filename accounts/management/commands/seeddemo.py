@@ -1,0 +1,49 @@
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import APIKey, Membership, Organization, Role, User
+from accounts.services import api_key_create, organization_create
+from billing.money import format_usd, usd_to_micros
+from billing.services import credits_grant
+
+DEMO_KEY_NAME = "demo key"
+
+
+class Command(BaseCommand):
+    help = "Seeds the demo: admin user, demo organization with credit, a demo key. Idempotent."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", default="admin@example.com")
+        parser.add_argument("--password", default="admin")
+
+    @transaction.atomic
+    def handle(self, *args, **opts):
+        email, password = opts["email"], opts["password"]
+        admin = User.objects.filter(email=email).first()
+        if admin is None:
+            admin = User.objects.create_superuser(email=email, password=password)
+        EmailAddress.objects.update_or_create(
+            user=admin, email=email, defaults={"verified": True, "primary": True}
+        )
+        org = Organization.objects.filter(slug="demo").first()
+        if org is None:
+            org = organization_create(name="Demo", owner=admin, slug="demo")
+            credits_grant(organization=org, amount_micros=usd_to_micros("5"), reason="Demo credit")
+        Membership.objects.get_or_create(user=admin, organization=org, defaults={"role": Role.OWNER})
+
+        active = [k for k in APIKey.objects.filter(organization=org, name=DEMO_KEY_NAME) if k.is_active()]
+        if active:
+            key_line = (
+                f"{active[0].prefix}… (minted earlier and shown once; "
+                "mint another with: python manage.py mintkey --org demo)"
+            )
+        else:
+            key_line = api_key_create(organization=org, name=DEMO_KEY_NAME, created_by=admin).secret
+        self.stdout.write(
+            f"  admin login   {email} / {password}\n"
+            f"  organization  demo ({format_usd(org.credit_balance_micros)} of credit)\n"
+            f"  demo key      {key_line}\n"
+            f"  key prefix    {settings.JINF_KEY_PREFIX}"
+        )

@@ -1,0 +1,20 @@
+"""ASGI entry point: `/v1` goes to the proxy's Channels consumers, outside Django's
+request/middleware stack; everything else (portal, admin, API) is ordinary Django."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from proxy.routing import http_urlpatterns as proxy_http  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": URLRouter([*proxy_http, re_path(r"", django_asgi_app)]),
+    }
+)

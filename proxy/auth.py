@@ -1,0 +1,104 @@
+"""Key → (organization, limits, allowed models), from a short-lived in-process cache.
+
+A miss costs one database read; a hit costs none. The TTL bounds how long a revoked key
+keeps working in any process (the contract allows 2 s).
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from accounts import keys
+from accounts.models import APIKey
+from proxy.errors import ProxyError, unauthorized
+
+CACHE_TTL_S = 2.0
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: int
+    organization_id: int
+    prefix: str
+    allowed_models: tuple[str, ...]
+    rpm_limit: int | None
+    tpm_limit: int | None
+    budget_micros: int | None
+    is_management: bool
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def is_active(self, now: datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+
+_cache: dict[str, tuple[float, KeyInfo | None]] = {}
+
+
+def _load(digest: str) -> KeyInfo | None:
+    key = APIKey.objects.filter(digest=digest).first()
+    if key is None or not keys.digests_match(key.digest, digest):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
+        APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return KeyInfo(
+        key_id=key.pk,
+        organization_id=key.organization_id,
+        prefix=key.prefix,
+        allowed_models=tuple(key.allowed_models or ()),
+        rpm_limit=key.rpm_limit,
+        tpm_limit=key.tpm_limit,
+        budget_micros=key.budget_micros,
+        is_management=key.is_management,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+async def key_lookup(secret: str) -> KeyInfo | None:
+    digest = keys.digest(secret)
+    now = time.monotonic()
+    hit = _cache.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    info = await sync_to_async(_load, thread_sensitive=False)(digest)
+    _cache[digest] = (now + CACHE_TTL_S, info)
+    return info
+
+
+def bearer_secret(headers: dict[bytes, bytes], *, allow_x_api_key: bool = False) -> str | None:
+    auth = headers.get(b"authorization", b"").decode("latin-1").strip()
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    if allow_x_api_key:
+        return headers.get(b"x-api-key", b"").decode("latin-1").strip() or None
+    return None
+
+
+async def authenticate(headers: dict[bytes, bytes], *, allow_x_api_key: bool = False) -> KeyInfo:
+    secret = bearer_secret(headers, allow_x_api_key=allow_x_api_key)
+    if secret is None:
+        raise unauthorized(
+            "No API key given. Send it as 'Authorization: Bearer jinf_…'; "
+            "mint one in the portal under Keys."
+        )
+    info = await key_lookup(secret)
+    if info is None:
+        raise unauthorized("Incorrect API key. Check it, or mint a new one in the portal.")
+    if not info.is_active(timezone.now()):
+        raise unauthorized("This API key has been revoked or has expired; mint a new one.")
+    if info.is_management:
+        raise ProxyError(
+            401,
+            "This is a management key: it calls /api/, not /v1. Use an ordinary API key.",
+            type="authentication_error",
+            code="management_key",
+        )
+    return info
