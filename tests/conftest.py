@@ -1,0 +1,73 @@
+"""Fixtures shared by the suite.
+
+`tenancy` is the fixture set every portal and API test uses (after healthchecks' test
+base): organization A with an owner, an admin and a member, and organization B whose
+owner is an outsider to A. A test that reaches A's objects as B's owner must get 404.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.test import Client
+
+from accounts.models import Membership, Organization, Role, User
+from accounts.services import NewKey, api_key_create, organization_create
+
+PASSWORD = "correct horse battery staple 9"
+
+
+@dataclass
+class Tenancy:
+    org: Organization
+    owner: User
+    admin: User
+    member: User
+    other_org: Organization
+    outsider: User
+    owner_key: NewKey
+    member_key: NewKey
+    other_key: NewKey
+
+    def client(self, user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+
+def make_user(email: str) -> User:
+    user = User.objects.create_user(email=email, password=PASSWORD)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
+
+
+@pytest.fixture
+def tenancy(db) -> Tenancy:
+    owner = make_user("owner@a.example")
+    admin = make_user("admin@a.example")
+    member = make_user("member@a.example")
+    outsider = make_user("owner@b.example")
+    org = organization_create(name="Org A", owner=owner, slug="org-a")
+    Membership.objects.create(user=admin, organization=org, role=Role.ADMIN)
+    Membership.objects.create(user=member, organization=org, role=Role.MEMBER)
+    other_org = organization_create(name="Org B", owner=outsider, slug="org-b")
+    return Tenancy(
+        org=org,
+        owner=owner,
+        admin=admin,
+        member=member,
+        other_org=other_org,
+        outsider=outsider,
+        owner_key=api_key_create(organization=org, name="owner's key", created_by=owner),
+        member_key=api_key_create(organization=org, name="member's key", created_by=member),
+        other_key=api_key_create(organization=other_org, name="b's key", created_by=outsider),
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    """Tasks run in-process unless a test asks for the real worker (`celery_worker` mark)."""
+    from platform_site.celery import app
+
+    app.conf.task_always_eager = True
+    yield
