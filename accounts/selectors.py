@@ -1,7 +1,8 @@
 """Reads, always scoped by the requester's organization."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from accounts import keys
 from accounts.models import APIKey, Invitation, Membership, Organization, User
@@ -75,3 +76,14 @@ def api_key_by_secret(secret: str) -> APIKey | None:
     if key is None or not keys.digests_match(key.digest, candidate):
         return None
     return key
+
+
+def api_keys_active_count(*, organization: Organization) -> int:
+    """Keys that work right now, including rotated keys still in their grace period."""
+    now = timezone.now()
+    return (
+        APIKey.objects.filter(organization=organization)
+        .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=now))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .count()
+    )

@@ -275,3 +275,44 @@ def api_key_revoke_by_prefix(*, prefix: str) -> APIKey:
             else f"More than one key starts with {prefix!r}; give more of the prefix."
         )
     return api_key_revoke(key=matches[0])
+
+
+def api_key_create_as(*, membership: Membership, is_management: bool = False, **fields) -> NewKey:
+    """A key created by a member of the organization (the portal and the session API).
+    Any member may create keys; management keys are for admins and owners only."""
+    if is_management and not membership.can_manage:
+        raise NotAllowed("Only an admin or owner can create management keys.")
+    return api_key_create(
+        organization=membership.organization,
+        created_by=membership.user,
+        is_management=is_management,
+        **fields,
+    )
+
+
+# --- Management keys --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyActing:
+    """How a management key acts where services take an `acting` membership: as an admin of
+    its own organization with no person behind it, so nothing is attributed to a user.
+    It offers the attributes of Membership that services read; it is never saved."""
+
+    organization: Organization
+    role: str = Role.ADMIN
+    user: None = None
+    user_id: None = None
+    pk: None = None
+
+    @property
+    def organization_id(self) -> int:
+        return self.organization.pk
+
+    @property
+    def can_manage(self) -> bool:
+        return True
+
+    @property
+    def is_owner(self) -> bool:
+        return False

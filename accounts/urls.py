@@ -1,7 +1,22 @@
-from django.http import HttpResponse
 from django.urls import path
 
+from accounts.views import invitations, keys, members, organizations
+
+org = "o/<slug:slug>/"
+
 urlpatterns = [
-    path("", lambda r: HttpResponse("jinf"), name="home"),
-    path("invite/<str:token>/", lambda r, token: HttpResponse(""), name="invitation_accept"),
+    path("", organizations.home, name="home"),
+    path("orgs/new/", organizations.org_create, name="org_create"),
+    path("invite/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
+    path(org, organizations.dashboard, name="dashboard"),
+    path(org + "keys/", keys.key_list, name="keys"),
+    path(org + "keys/<int:key_id>/revoke/", keys.key_revoke, name="key_revoke"),
+    path(org + "keys/<int:key_id>/rotate/", keys.key_rotate, name="key_rotate"),
+    path(org + "members/", members.member_list, name="members"),
+    path(org + "members/<int:membership_id>/role/", members.member_role, name="member_role"),
+    path(org + "members/<int:membership_id>/remove/", members.member_remove, name="member_remove"),
+    path(org + "leave/", members.org_leave, name="org_leave"),
+    path(org + "settings/", organizations.org_settings, name="org_settings"),
+    path(org + "settings/rename/", organizations.org_rename, name="org_rename"),
+    path(org + "settings/delete/", organizations.org_delete, name="org_delete"),
 ]

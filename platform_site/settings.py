@@ -5,6 +5,7 @@ on embedded defaults: SQLite, in-process cache and channel layer, and a filesyst
 broker, so `make run` needs no server. Production sets DATABASE_URL and REDIS_URL.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -83,8 +84,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, for the test database too: a Celery worker process in the tests
-    # must see what the test wrote.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # must see what the test wrote. One per test run, so that runs side by side don't meet.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
@@ -188,6 +189,7 @@ SPECTACULAR_SETTINGS = {
 # --- Static, i18n -----------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 LANGUAGE_CODE = "en-us"

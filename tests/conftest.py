@@ -71,3 +71,31 @@ def _celery_eager():
 
     app.conf.task_always_eager = True
     yield
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """Starts a real worker process; tasks leave this process through the broker."""
+    from platform_site.celery import app
+    from tests.processes import start_worker, stop_worker
+
+    app.control.purge()
+    app.conf.task_always_eager = False
+    worker = start_worker(tmp_path / "worker.log")
+    try:
+        yield worker
+    finally:
+        stop_worker(worker)
+        app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """The whole ASGI application (portal + /v1) on a loopback port."""
+    from tests.processes import AsgiServer
+
+    server = AsgiServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,156 @@
+"""API keys of an organization. A secret appears in exactly two responses: the key's
+creation and its rotation; nothing else returns it, and nothing returns the digest."""
+
+from datetime import timedelta
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.api.access import org_access
+from accounts.api.fields import MicrosAsUSDField
+from accounts.selectors import api_key_get, api_keys_of
+from billing.money import usd_to_micros
+
+MAX_GRACE_SECONDS = 30 * 24 * 3600  # the services' limit: 30 days
+MAX_LIMIT = 2_147_483_647  # PositiveIntegerField's range on every database
+
+
+class KeyOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The visible start of the secret.")
+    created_by = serializers.EmailField(source="created_by.email", allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(
+        allow_null=True, help_text="May lie in the future: a rotated key's grace period."
+    )
+    status = serializers.ChoiceField(choices=["active", "revoking", "revoked", "expired"])
+    is_management = serializers.BooleanField()
+    allowed_models = serializers.ListField(child=serializers.CharField())
+    rpm_limit = serializers.IntegerField(allow_null=True)
+    tpm_limit = serializers.IntegerField(allow_null=True)
+    budget_usd = MicrosAsUSDField(source="budget_micros", allow_null=True)
+    budget_micros = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        ref_name = "Key"
+
+
+class NewKeyOutputSerializer(KeyOutputSerializer):
+    secret = serializers.CharField(help_text="Shown this once; store it now.")
+
+    class Meta:
+        ref_name = "NewKey"
+
+    @classmethod
+    def render(cls, new: services.NewKey) -> dict:
+        return {**KeyOutputSerializer(new.key).data, "secret": new.secret}
+
+
+# Listing and creating share a URL, so they share a view; each method is one operation.
+class KeyListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+        allowed_models = serializers.ListField(
+            child=serializers.CharField(max_length=200), required=False, max_length=500
+        )
+        rpm_limit = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0, max_value=MAX_LIMIT
+        )
+        tpm_limit = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0, max_value=MAX_LIMIT
+        )
+        budget_usd = serializers.DecimalField(
+            max_digits=18, decimal_places=6, min_value=0, required=False, allow_null=True
+        )
+        is_management = serializers.BooleanField(
+            default=False, help_text="Admins and owners only: a key for /api/, not /v1."
+        )
+
+        class Meta:
+            ref_name = "KeyCreate"
+
+    @extend_schema(operation_id="keys_list", responses=KeyOutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        access = org_access(request, slug)
+        keys = api_keys_of(organization=access.organization)
+        return Response(KeyOutputSerializer(keys, many=True).data)
+
+    @extend_schema(
+        operation_id="keys_create",
+        summary="Create a key; the response holds its secret, shown only this once.",
+        request=InputSerializer,
+        responses={201: NewKeyOutputSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        access = org_access(request, slug)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        budget = data.pop("budget_usd", None)
+        new = services.api_key_create_as(
+            membership=access.acting,
+            budget_micros=None if budget is None else usd_to_micros(budget),
+            **data,
+        )
+        return Response(NewKeyOutputSerializer.render(new), status=status.HTTP_201_CREATED)
+
+
+class KeyDetailApi(APIView):
+    @extend_schema(operation_id="keys_retrieve", responses=KeyOutputSerializer)
+    def get(self, request: Request, slug: str, key_id: int) -> Response:
+        access = org_access(request, slug)
+        key = api_key_get(organization=access.organization, key_id=key_id)
+        return Response(KeyOutputSerializer(key).data)
+
+
+class KeyRevokeApi(APIView):
+    @extend_schema(
+        operation_id="keys_revoke",
+        summary="Revoke a key now (members: their own keys; admins: any).",
+        request=None,
+        responses=KeyOutputSerializer,
+    )
+    def post(self, request: Request, slug: str, key_id: int) -> Response:
+        access = org_access(request, slug)
+        key = api_key_get(organization=access.organization, key_id=key_id)
+        key = services.api_key_revoke(key=key, acting=access.key_acting)
+        return Response(KeyOutputSerializer(key).data)
+
+
+class KeyRotateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        grace_seconds = serializers.IntegerField(
+            default=0,
+            min_value=0,
+            max_value=MAX_GRACE_SECONDS,
+            help_text="How long the old secret keeps working.",
+        )
+
+        class Meta:
+            ref_name = "KeyRotate"
+
+    @extend_schema(
+        operation_id="keys_rotate",
+        summary="Replace a key with a new secret and the same settings.",
+        request=InputSerializer,
+        responses={201: NewKeyOutputSerializer},
+    )
+    def post(self, request: Request, slug: str, key_id: int) -> Response:
+        access = org_access(request, slug)
+        key = api_key_get(organization=access.organization, key_id=key_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = services.api_key_rotate(
+            key=key,
+            acting=access.key_acting,
+            grace=timedelta(seconds=serializer.validated_data["grace_seconds"]),
+        )
+        return Response(NewKeyOutputSerializer.render(new), status=status.HTTP_201_CREATED)

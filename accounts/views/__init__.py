@@ -1,0 +1,1 @@
+"""Portal views: thin functions over accounts.services (writes) and accounts.selectors (reads)."""

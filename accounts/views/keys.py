@@ -1,0 +1,88 @@
+"""API keys: the list, creating, revoking and rotating.
+
+A new secret is rendered straight into the response to the POST that made it, never put
+in the session, a URL, a message or a log: this response is the only time anyone sees it.
+"""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.errors import DomainError, NotAllowed
+from accounts.forms import KeyCreateForm, KeyRotateForm
+from accounts.models import APIKey, Membership
+from accounts.views.access import member_view
+
+
+@member_view
+def key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """GET: the keys and an empty form. POST: create a key and show its secret once."""
+    form = KeyCreateForm(request.POST or None, can_manage=membership.can_manage)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = services.api_key_create_as(membership=membership, **form.service_fields())
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _secret_page(request, membership, new, rotated=None)
+    return _list_page(request, membership, form, status=400 if form.errors else 200)
+
+
+def _list_page(
+    request: HttpRequest,
+    membership: Membership,
+    form: KeyCreateForm,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "membership": membership,
+        "keys": selectors.api_keys_of(organization=membership.organization),
+        "form": form,
+        "rotate_form": KeyRotateForm(),
+    }
+    return render(request, "accounts/keys.html", context, status=status)
+
+
+def _secret_page(
+    request: HttpRequest, membership: Membership, new: services.NewKey, rotated: APIKey | None
+) -> HttpResponse:
+    context = {"membership": membership, "key": new.key, "secret": new.secret, "rotated": rotated}
+    response = render(request, "accounts/key_secret.html", context)
+    add_never_cache_headers(response)  # no copy of the secret in any cache
+    return response
+
+
+@require_POST
+@member_view
+def key_revoke(request: HttpRequest, membership: Membership, key_id: int) -> HttpResponse:
+    key = selectors.api_key_get(organization=membership.organization, key_id=key_id)
+    services.api_key_revoke(key=key, acting=membership)
+    messages.success(request, f"Revoked {key.name} ({key.prefix}…); it no longer works.")
+    return redirect("keys", slug=membership.organization.slug)
+
+
+@require_POST
+@member_view
+def key_rotate(request: HttpRequest, membership: Membership, key_id: int) -> HttpResponse:
+    key = selectors.api_key_get(organization=membership.organization, key_id=key_id)
+    form = KeyRotateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a grace period between 0 and 720 hours, then rotate again.")
+        return redirect("keys", slug=membership.organization.slug)
+    grace = timedelta(hours=form.cleaned_data["grace_hours"])
+    try:
+        new = services.api_key_rotate(key=key, acting=membership, grace=grace)
+    except NotAllowed:
+        raise
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("keys", slug=membership.organization.slug)
+    key.refresh_from_db(fields=["revoked_at"])
+    return _secret_page(request, membership, new, rotated=key)
