@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts import keys
@@ -68,7 +68,7 @@ async def key_lookup(secret: str) -> KeyInfo | None:
     hit = _cache.get(digest)
     if hit is not None and hit[0] > now:
         return hit[1]
-    info = await sync_to_async(_load, thread_sensitive=False)(digest)
+    info = await database_sync_to_async(_load)(digest)
     _cache[digest] = (now + CACHE_TTL_S, info)
     return info
 

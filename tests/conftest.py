@@ -99,3 +99,12 @@ def asgi_server(transactional_db):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters (login throttling) and cached values start fresh per test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
