@@ -31,13 +31,6 @@ def db_snapshot() -> dict[str, list]:
     }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    """The tenancy fixture hashes four passwords; PBKDF2 would make that a second a test.
-    (Worth moving to tests/conftest.py for the whole suite.)"""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def mgmt_a(tenancy) -> NewKey:
     return management_key(tenancy.org)
