@@ -14,11 +14,17 @@ MAX_LIMIT = 2_147_483_647
 MAX_GRACE_HOURS = 720
 
 
-class OrganizationForm(forms.Form):
+class PortalForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # labels sit above their fields
+        super().__init__(*args, **kwargs)
+
+
+class OrganizationForm(PortalForm):
     name = forms.CharField(max_length=100, strip=True)
 
 
-class OrganizationDeleteForm(forms.Form):
+class OrganizationDeleteForm(PortalForm):
     confirm = forms.CharField(label="Type the organization's slug to confirm", max_length=60)
 
     def __init__(self, *args, slug: str, **kwargs):
@@ -32,7 +38,7 @@ class OrganizationDeleteForm(forms.Form):
         return value
 
 
-class KeyCreateForm(forms.Form):
+class KeyCreateForm(PortalForm):
     name = forms.CharField(max_length=100, strip=True)
     expires_on = forms.DateField(
         label="Valid through (UTC date)",
@@ -58,15 +64,10 @@ class KeyCreateForm(forms.Form):
         max_digits=15,
         decimal_places=6,
     )
+    # Shown to admins and owners only; a member's forged value is refused by the service.
     is_management = forms.BooleanField(
         label="Management key (calls the management API, never /v1)", required=False
     )
-
-    def __init__(self, *args, can_manage: bool, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not can_manage:
-            # Members never see the box; a forged value is refused by the service.
-            self.fields["is_management"].widget = forms.HiddenInput()
 
     def clean_expires_on(self):
         day = self.cleaned_data["expires_on"]
@@ -94,16 +95,16 @@ class KeyCreateForm(forms.Form):
         }
 
 
-class KeyRotateForm(forms.Form):
+class KeyRotateForm(PortalForm):
     grace_hours = forms.IntegerField(
         label="Grace hours", min_value=0, max_value=MAX_GRACE_HOURS, initial=0
     )
 
 
-class InviteForm(forms.Form):
+class InviteForm(PortalForm):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
 
 
-class RoleForm(forms.Form):
+class RoleForm(PortalForm):
     role = forms.ChoiceField(choices=Role.choices)

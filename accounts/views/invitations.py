@@ -19,7 +19,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if invitation is None:
         return _invalid(request, "This invitation link is not valid; ask for a new one.", 404)
     if not invitation.is_open:
-        return _invalid(request, "This invitation was already used or has expired; ask for a new one.", 400)
+        return _invalid(
+            request, "This invitation was already used or has expired; ask for a new one.", 400
+        )
     context = {"invitation": invitation, "next": request.path}
     if not request.user.is_authenticated:
         return render(request, "accounts/invitation.html", context)

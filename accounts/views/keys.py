@@ -22,7 +22,7 @@ from accounts.views.access import member_view
 @member_view
 def key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     """GET: the keys and an empty form. POST: create a key and show its secret once."""
-    form = KeyCreateForm(request.POST or None, can_manage=membership.can_manage)
+    form = KeyCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             new = services.api_key_create_as(membership=membership, **form.service_fields())
@@ -45,7 +45,6 @@ def _list_page(
         "membership": membership,
         "keys": selectors.api_keys_of(organization=membership.organization),
         "form": form,
-        "rotate_form": KeyRotateForm(),
     }
     return render(request, "accounts/keys.html", context, status=status)
 
@@ -84,5 +83,4 @@ def key_rotate(request: HttpRequest, membership: Membership, key_id: int) -> Htt
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("keys", slug=membership.organization.slug)
-    key.refresh_from_db(fields=["revoked_at"])
     return _secret_page(request, membership, new, rotated=key)

@@ -15,7 +15,7 @@ from accounts.views.access import forget_organization, member_view
 @member_view
 def member_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     """GET: members and open invitations. POST: invite someone by email."""
-    form = InviteForm(request.POST or None)
+    form = InviteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.invitation_create(membership=membership, **form.cleaned_data)
@@ -48,7 +48,9 @@ def member_role(request: HttpRequest, membership: Membership, membership_id: int
         messages.error(request, "Pick one of the listed roles, then save again.")
         return redirect("members", slug=org.slug)
     try:
-        services.membership_set_role(acting=membership, target=target, role=form.cleaned_data["role"])
+        services.membership_set_role(
+            acting=membership, target=target, role=form.cleaned_data["role"]
+        )
     except NotAllowed:
         raise
     except DomainError as exc:

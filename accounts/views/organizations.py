@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def org_create(request: HttpRequest) -> HttpResponse:
-    form = OrganizationForm(request.POST or None)
+    form = OrganizationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             org = services.organization_create(name=form.cleaned_data["name"], owner=request.user)
