@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export HOST PORT
+SANDBOX_PORT ?= $(shell echo $$(($(PORT) + 1)))
+export HOST PORT SANDBOX_PORT
 
 .PHONY: run test lint format clean
 

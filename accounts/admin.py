@@ -26,10 +26,10 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "credit_balance_micros", "created_at"]
+    list_display = ["name", "slug", "credit_balance_pico", "created_at"]
     search_fields = ["name", "slug"]
     # The balance is the ledger's sum; change it with a ledger entry, not here.
-    readonly_fields = ["credit_balance_micros", "created_at"]
+    readonly_fields = ["credit_balance_pico", "created_at"]
     inlines = [MembershipInline]
 
 

@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import Role
-from billing.money import usd_to_micros
+from billing.money import usd_to_pico
 
 # PositiveIntegerField's range on every database backend.
 MAX_LIMIT = 2_147_483_647
@@ -90,7 +90,7 @@ class KeyCreateForm(PortalForm):
             "allowed_models": models,
             "rpm_limit": data["rpm_limit"],
             "tpm_limit": data["tpm_limit"],
-            "budget_micros": usd_to_micros(budget) if budget is not None else None,
+            "budget_pico": usd_to_pico(budget) if budget is not None else None,
             "is_management": data["is_management"],
         }
 

@@ -46,8 +46,8 @@ class Organization(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
-    # The sum of the credit ledger, in micro-USD, kept in step by billing.services.
-    credit_balance_micros = models.BigIntegerField(default=0)
+    # The sum of the credit ledger, in pico-USD (billing.money), kept in step by billing.services.
+    credit_balance_pico = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.name
@@ -127,7 +127,9 @@ class APIKey(models.Model):
     allowed_models = models.JSONField(default=list, blank=True)
     rpm_limit = models.PositiveIntegerField(null=True, blank=True)
     tpm_limit = models.PositiveIntegerField(null=True, blank=True)
-    budget_micros = models.BigIntegerField(null=True, blank=True)
+    budget_pico = models.BigIntegerField(null=True, blank=True)
+    # What the key's requests have cost, kept in step with usage records (billing.usage).
+    spent_pico = models.BigIntegerField(default=0, editable=False)
     rotated_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rotated_to"
     )
@@ -135,7 +137,7 @@ class APIKey(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(budget_micros__isnull=True) | models.Q(budget_micros__gte=0),
+                condition=models.Q(budget_pico__isnull=True) | models.Q(budget_pico__gte=0),
                 name="apikey_budget_not_negative",
             )
         ]

@@ -37,9 +37,7 @@ def api_keys_of(*, organization: Organization) -> QuerySet[APIKey]:
 
 def api_key_get(*, organization: Organization, key_id: int) -> APIKey:
     try:
-        return APIKey.objects.select_related("created_by").get(
-            organization=organization, pk=key_id
-        )
+        return APIKey.objects.select_related("created_by").get(organization=organization, pk=key_id)
     except (APIKey.DoesNotExist, ValueError, TypeError):
         raise Http404("No such key.") from None
 

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from accounts import keys
 from accounts.errors import Conflict, DomainError, NotAllowed
 from accounts.models import APIKey, Invitation, Membership, Organization, Role, User
-from billing.money import usd_to_micros
+from billing.money import usd_to_pico
 from billing.services import credits_grant
 
 INVITATION_TTL = timedelta(days=7)
@@ -73,9 +73,9 @@ def signup_organization_create(*, user: User) -> Organization:
     """A new sign-up's own organization, with the starting credit grant."""
     local = user.email.split("@")[0]
     org = organization_create(name=f"{local}'s organization", owner=user)
-    grant = usd_to_micros(settings.SIGNUP_CREDIT_USD)
+    grant = usd_to_pico(settings.SIGNUP_CREDIT_USD)
     if grant:
-        credits_grant(organization=org, amount_micros=grant, reason="Sign-up credit")
+        credits_grant(organization=org, amount_pico=grant, reason="Sign-up credit")
     return org
 
 
@@ -88,7 +88,9 @@ class NewInvitation:
     token: str  # the secret of the link, known only to the email
 
 
-def invitation_create(*, membership: Membership, email: str, role: str = Role.MEMBER) -> NewInvitation:
+def invitation_create(
+    *, membership: Membership, email: str, role: str = Role.MEMBER
+) -> NewInvitation:
     if not membership.can_manage:
         raise NotAllowed("Only an admin or owner can invite members.")
     if role not in Role.values:
@@ -131,7 +133,7 @@ def invitation_accept(*, token: str, user: User) -> Membership:
             f"This invitation is for {invitation.email}; sign in with that address to accept it."
         )
     with transaction.atomic():
-        membership, created = Membership.objects.get_or_create(
+        membership, _created = Membership.objects.get_or_create(
             user=user, organization=invitation.organization, defaults={"role": invitation.role}
         )
         invitation.accepted_at = timezone.now()
@@ -188,7 +190,7 @@ def api_key_create(
     allowed_models: list[str] | None = None,
     rpm_limit: int | None = None,
     tpm_limit: int | None = None,
-    budget_micros: int | None = None,
+    budget_pico: int | None = None,
     is_management: bool = False,
     rotated_from: APIKey | None = None,
 ) -> NewKey:
@@ -197,7 +199,7 @@ def api_key_create(
         raise DomainError("Give the key a name, so you can tell it apart later.")
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError("The expiry must lie in the future.")
-    for label, value in (("RPM", rpm_limit), ("TPM", tpm_limit), ("Budget", budget_micros)):
+    for label, value in (("RPM", rpm_limit), ("TPM", tpm_limit), ("Budget", budget_pico)):
         if value is not None and value < 0:
             raise DomainError(f"{label} limit cannot be negative.")
     models = sorted({m.strip() for m in allowed_models or [] if m and m.strip()})
@@ -212,7 +214,7 @@ def api_key_create(
         allowed_models=models,
         rpm_limit=rpm_limit,
         tpm_limit=tpm_limit,
-        budget_micros=budget_micros,
+        budget_pico=budget_pico,
         is_management=is_management,
         rotated_from=rotated_from,
     )
@@ -256,7 +258,7 @@ def api_key_rotate(
             allowed_models=key.allowed_models,
             rpm_limit=key.rpm_limit,
             tpm_limit=key.tpm_limit,
-            budget_micros=key.budget_micros,
+            budget_pico=key.budget_pico,
             is_management=key.is_management,
             rotated_from=key,
         )

@@ -5,7 +5,7 @@ from billing.models import CreditLedgerEntry
 
 @admin.register(CreditLedgerEntry)
 class CreditLedgerEntryAdmin(admin.ModelAdmin):
-    list_display = ["organization", "kind", "amount_micros", "reason", "created_at"]
+    list_display = ["organization", "kind", "amount_pico", "reason", "created_at"]
     list_filter = ["kind"]
     search_fields = ["organization__slug", "reason"]
 

@@ -16,8 +16,8 @@ class LedgerKind(models.TextChoices):
 class CreditLedgerEntry(models.Model):
     organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT)
     kind = models.CharField(max_length=12, choices=LedgerKind.choices)
-    # Signed micro-USD: positive adds credit, negative removes it.
-    amount_micros = models.BigIntegerField()
+    # Signed pico-USD (billing.money): positive adds credit, negative removes it.
+    amount_pico = models.BigIntegerField()
     reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
@@ -29,7 +29,7 @@ class CreditLedgerEntry(models.Model):
         indexes = [models.Index(fields=["organization", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount_micros} for {self.organization_id}"
+        return f"{self.kind} {self.amount_pico} for {self.organization_id}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -38,3 +38,51 @@ class CreditLedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Ledger entries are immutable; add a new entry instead.")
+
+
+class UsageStatus(models.TextChoices):
+    OK = "ok", "OK"
+    UPSTREAM_ERROR = "upstream_error", "Upstream error"
+    CLIENT_ERROR = "client_error", "Rejected by upstream"
+    CLIENT_ABORT = "client_abort", "Client disconnected"
+
+
+class UsageRecord(models.Model):
+    """One request that reached routing: exactly one row, whatever became of it."""
+
+    request_id = models.CharField(max_length=64, unique=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT)
+    api_key = models.ForeignKey("accounts.APIKey", null=True, blank=True, on_delete=models.SET_NULL)
+    endpoint = models.CharField(max_length=40)
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=100, blank=True)
+    upstream_model = models.CharField(max_length=200, blank=True)
+    deployment = models.ForeignKey(
+        "proxy.Deployment", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(max_length=20, choices=UsageStatus.choices)
+    http_status = models.PositiveSmallIntegerField(default=200)
+    streamed = models.BooleanField(default=False)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    # True when the upstream never reported usage (a stream cut short) and the counts
+    # are the gateway's own estimate of what was consumed.
+    tokens_estimated = models.BooleanField(default=False)
+    cost_pico = models.BigIntegerField(default=0)
+    latency_ms = models.FloatField(default=0.0)
+    ttft_ms = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cost_pico__gte=0), name="usage_cost_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.model} {self.status}"

@@ -10,37 +10,52 @@ from billing.models import CreditLedgerEntry, LedgerKind
 def credits_grant(
     *,
     organization: Organization,
-    amount_micros: int,
+    amount_pico: int,
     reason: str,
     kind: str = LedgerKind.GRANT,
     created_by: User | None = None,
 ) -> int:
-    """Adds (or, negative, removes) credit; returns the new balance in micro-USD.
+    """Adds (or, negative, removes) credit; returns the new balance in pico-USD."""
+    balance = credits_apply(
+        organization_id=organization.pk,
+        amount_pico=amount_pico,
+        reason=reason,
+        kind=kind,
+        created_by=created_by,
+    )
+    organization.credit_balance_pico = balance
+    return balance
 
-    The entry and the cached balance change in one transaction, the balance by an
-    atomic UPDATE so that concurrent writers never lose each other's changes.
-    """
+
+def credits_apply(
+    *,
+    organization_id: int,
+    amount_pico: int,
+    reason: str,
+    kind: str,
+    created_by: User | None = None,
+) -> int:
+    """The ledger entry and the cached balance change in one transaction, the balance by
+    an atomic UPDATE so that concurrent writers never lose each other's changes."""
     with transaction.atomic():
         CreditLedgerEntry.objects.create(
-            organization=organization,
+            organization_id=organization_id,
             kind=kind,
-            amount_micros=amount_micros,
+            amount_pico=amount_pico,
             reason=reason[:200],
             created_by=created_by,
         )
-        Organization.objects.filter(pk=organization.pk).update(
-            credit_balance_micros=F("credit_balance_micros") + amount_micros
+        Organization.objects.filter(pk=organization_id).update(
+            credit_balance_pico=F("credit_balance_pico") + amount_pico
         )
-        balance = Organization.objects.values_list("credit_balance_micros", flat=True).get(
-            pk=organization.pk
+        return Organization.objects.values_list("credit_balance_pico", flat=True).get(
+            pk=organization_id
         )
-    organization.credit_balance_micros = balance
-    return balance
 
 
 def ledger_balance(*, organization: Organization) -> int:
     """The balance recomputed from the ledger, to check the cached one against."""
     total = CreditLedgerEntry.objects.filter(organization=organization).aggregate(
-        s=Sum("amount_micros")
+        s=Sum("amount_pico")
     )["s"]
     return total or 0

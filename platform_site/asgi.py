@@ -11,10 +11,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from platform_site.lifespan import with_lifespan  # noqa: E402
 from proxy.routing import http_urlpatterns as proxy_http  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": URLRouter([*proxy_http, re_path(r"", django_asgi_app)]),
-    }
+application = with_lifespan(
+    ProtocolTypeRouter({"http": URLRouter([*proxy_http, re_path(r"", django_asgi_app)])})
 )

@@ -12,6 +12,8 @@ import time
 
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
+# The demo upstream: answers without internet, streams and makes tool calls.
+SANDBOX_PORT = os.environ.get("SANDBOX_PORT", str(int(PORT) + 1))
 BIN = os.path.dirname(sys.executable)
 
 
@@ -25,11 +27,13 @@ def commands() -> dict[str, list[str]]:
             "--port", PORT,
             "--workers", os.environ.get("WEB_CONCURRENCY", "1"),
             "--no-access-log",
-            "--lifespan", "off",
+            "--lifespan", "on",
         ],
         "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "1",
                    "--without-gossip", "--without-mingle"],
         "beat": [*celery, "beat", "--loglevel", "INFO"],
+        "sandbox": [sys.executable, "-m", "proxy.sandbox",
+                    "--host", "127.0.0.1", "--port", SANDBOX_PORT],
     }  # fmt: skip
 
 
@@ -45,8 +49,13 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"\n  portal        http://{HOST}:{PORT}/\n  proxy         http://{HOST}:{PORT}/v1\n"
-          "  Ctrl-C stops the web server, the Celery worker and beat.\n", flush=True)  # fmt: skip
+    print(
+        f"\n  portal        http://{HOST}:{PORT}/\n"
+        f"  proxy         http://{HOST}:{PORT}/v1\n"
+        f"  sandbox       http://127.0.0.1:{SANDBOX_PORT}/v1 (the demo upstream)\n"
+        "  Ctrl-C stops the web server, the Celery worker, beat and the sandbox.\n",
+        flush=True,
+    )
     exited = None
     while not stopping and exited is None:
         exited = next((n for n, p in procs.items() if p.poll() is not None), None)

@@ -207,3 +207,15 @@ LOGGING = {
 
 # Absolute links in emails (invitations) start here.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
+
+# --- Proxy ------------------------------------------------------------------------------
+# A Fernet key for provider secrets at rest; derived from SECRET_KEY when empty.
+PROVIDER_SECRETS_KEY = env.str("PROVIDER_SECRETS_KEY", default="")
+ROUTES_FILE = env.str("ROUTES_FILE", default="")
+PROXY_MAX_BODY_BYTES = env.int("PROXY_MAX_BODY_MB", default=32) * 1024 * 1024
+# A deployment failing this many times in a row is cooled down for PROXY_COOLDOWN_S.
+PROXY_COOLDOWN_FAILURES = env.int("PROXY_COOLDOWN_FAILURES", default=3)
+PROXY_COOLDOWN_S = env.float("PROXY_COOLDOWN_S", default=30.0)
+# How long a process trusts its copy of the routes and of a balance.
+PROXY_ROUTES_TTL_S = env.float("PROXY_ROUTES_TTL_S", default=5.0)
+PROXY_BALANCE_TTL_S = env.float("PROXY_BALANCE_TTL_S", default=2.0)

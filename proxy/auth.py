@@ -27,7 +27,8 @@ class KeyInfo:
     allowed_models: tuple[str, ...]
     rpm_limit: int | None
     tpm_limit: int | None
-    budget_micros: int | None
+    budget_pico: int | None
+    spent_pico: int
     is_management: bool
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -55,7 +56,8 @@ def _load(digest: str) -> KeyInfo | None:
         allowed_models=tuple(key.allowed_models or ()),
         rpm_limit=key.rpm_limit,
         tpm_limit=key.tpm_limit,
-        budget_micros=key.budget_micros,
+        budget_pico=key.budget_pico,
+        spent_pico=key.spent_pico,
         is_management=key.is_management,
         expires_at=key.expires_at,
         revoked_at=key.revoked_at,

@@ -1,53 +1,161 @@
-"""The /v1 consumers: thin, outside Django's middleware stack."""
+"""The /v1 consumers: thin; parsing, auth, routing and relaying live in plain modules."""
 
-import json
+import asyncio
+import contextlib
+import logging
 import uuid
 
+import orjson
+from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
+from django.conf import settings
 
-from proxy.auth import authenticate
+from proxy import gate, limits
 from proxy.errors import ProxyError
+from proxy.relay import Call, relay
+from proxy.validation import parse_body
+
+log = logging.getLogger(__name__)
+
+# A /v1 consumer talks to no other consumer; with the default layer every request would
+# open a channel-layer receive (a Redis BLPOP in production). An alias that names no
+# layer makes Channels skip it.
+NO_CHANNEL_LAYER = "none"
 
 
 class V1Consumer(AsyncHttpConsumer):
-    """Common framing: a request id on every response, errors in OpenAI's envelope."""
+    """Request id on every response, errors in OpenAI's envelope, bodies capped, and the
+    handler run as a task so that a client disconnect can cancel it mid-stream."""
 
-    async def handle(self, body: bytes) -> None:
+    channel_layer_alias = NO_CHANNEL_LAYER
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.request_id = "req_" + uuid.uuid4().hex
-        self.headers_in = dict(self.scope["headers"])
+        self.size = 0
+        self.too_large = False
+        self.task: asyncio.Task | None = None
+        self.started = False
+        self.finished = False
+        self.extra_headers: list[tuple[bytes, bytes]] = []
+
+    async def http_request(self, message) -> None:
+        if not self.too_large:
+            chunk = message.get("body", b"")
+            self.size += len(chunk)
+            if self.size > settings.PROXY_MAX_BODY_BYTES:
+                self.too_large, self.body = True, []
+            else:
+                self.body.append(chunk)
+        if not message.get("more_body"):
+            self.task = asyncio.ensure_future(self._serve(b"".join(self.body)))
+
+    async def http_disconnect(self, message) -> None:
+        if self.task is not None and not self.task.done():
+            if self.finished:
+                await self.task  # the response is out; let the handler end by itself
+            else:
+                self.task.cancel()  # the client went away: stop the upstream call
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.task
+        raise StopConsumer()
+
+    async def _serve(self, body: bytes) -> None:
         try:
-            status, payload = await self.respond(body)
+            if self.too_large:
+                limit = settings.PROXY_MAX_BODY_BYTES // (1024 * 1024)
+                raise ProxyError(
+                    413, f"The request body is larger than {limit} MiB.", code="request_too_large"
+                )
+            self.headers_in = dict(self.scope["headers"])
+            await self.serve(body)
         except ProxyError as err:
-            await self.send_json(err.status, err.body())
+            await self.fail(err)
+        except Exception:
+            log.exception("Unhandled error in %s", self.scope.get("path"))
+            await self.fail(
+                ProxyError(
+                    500, "The gateway failed on this request; it has been logged.", type="api_error"
+                )
+            )
+
+    async def fail(self, err: ProxyError) -> None:
+        if self.started:
+            if not self.finished:
+                await self.write(b"", more=False)
             return
-        await self.send_json(status, json.dumps(payload).encode())
+        headers = [(b"content-type", b"application/json")]
+        if err.status in (429, 503):
+            headers.append((b"retry-after", (err.retry_after or "1").encode()))
+        await self.open(err.status, headers)
+        await self.write(err.body(), more=False)
 
-    async def send_json(self, status: int, data: bytes) -> None:
-        await self.send_response(
-            status,
-            data,
-            headers=[
-                (b"content-type", b"application/json"),
-                (b"x-request-id", self.request_id.encode()),
-            ],
-        )
+    # -- the ClientOut protocol of proxy.relay ----------------------------------------
+    async def open(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.started = True
+        headers = [*headers, *self.extra_headers, (b"x-request-id", self.request_id.encode())]
+        await self.send_headers(status=status, headers=headers)
 
-    async def respond(self, body: bytes) -> tuple[int, dict]:
+    async def write(self, data: bytes, *, more: bool) -> None:
+        if not more:
+            self.finished = True
+        await self.send_body(data, more_body=more)
+
+    async def serve(self, body: bytes) -> None:
         raise NotImplementedError
 
 
+class RelayConsumer(V1Consumer):
+    """POST endpoints relayed to a deployment: chat, completions, embeddings."""
+
+    endpoint = ""
+
+    async def serve(self, body: bytes) -> None:
+        if self.scope["method"] != "POST":
+            raise ProxyError(405, f"Use POST for {self.scope['path']}.", code="method_not_allowed")
+        key = await gate.authenticate(self.headers_in)
+        data = parse_body(body, self.endpoint)
+        if self.endpoint == "embeddings" and data.get("stream"):
+            raise ProxyError(400, "Embeddings cannot be streamed.", param="stream")
+        model = await gate.admit(key, data["model"])
+        quota = await limits.check(key)
+        if quota is not None:
+            self.extra_headers = quota.headers()
+        await relay(Call(self.request_id, self.endpoint, key, model, data), self)
+
+
+class ChatCompletionsConsumer(RelayConsumer):
+    endpoint = "chat"
+
+
+class CompletionsConsumer(RelayConsumer):
+    endpoint = "completions"
+
+
+class EmbeddingsConsumer(RelayConsumer):
+    endpoint = "embeddings"
+
+
 class ModelsConsumer(V1Consumer):
-    async def respond(self, body: bytes) -> tuple[int, dict]:
+    async def serve(self, body: bytes) -> None:
         if self.scope["method"] != "GET":
-            raise ProxyError(405, "Use GET for /v1/models.")
-        await authenticate(self.headers_in)
-        # Models come from the routes file; until routing lands the list is empty.
-        return 200, {"object": "list", "data": []}
+            raise ProxyError(405, "Use GET for /v1/models.", code="method_not_allowed")
+        key = await gate.authenticate(self.headers_in)
+        wanted = self.scope["url_route"]["kwargs"].get("model")
+        models = await gate.visible_models(key)
+        if wanted is not None:
+            if wanted not in models:
+                raise gate.model_not_found(wanted)
+            payload = gate.model_object(wanted)
+        else:
+            payload = {"object": "list", "data": [gate.model_object(m) for m in models]}
+        await self.open(200, [(b"content-type", b"application/json")])
+        await self.write(orjson.dumps(payload), more=False)
 
 
 class NotFoundConsumer(V1Consumer):
-    async def respond(self, body: bytes) -> tuple[int, dict]:
-        await authenticate(self.headers_in, allow_x_api_key=True)
+    async def serve(self, body: bytes) -> None:
+        await gate.authenticate(self.headers_in, allow_x_api_key=True)
         raise ProxyError(
             404,
             f"Unknown endpoint {self.scope['method']} {self.scope['path']}.",

@@ -11,6 +11,7 @@ class ProxyError(Exception):
     type: str = "invalid_request_error"
     code: str | None = None
     param: str | None = None
+    retry_after: str | None = None
 
     def body(self) -> bytes:
         return json.dumps(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import httpx
+import openai
 import psutil
 import pytest
 
@@ -26,6 +27,7 @@ def test_run_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path, free_port):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CELERY_FS_BROKER_DIR": str(tmp_path / "broker"),
         "PORT": str(free_port),
+        "SANDBOX_PORT": str(free_port + 1),
     }
     env.pop("REDIS_URL", None)
     env.pop("CELERY_BROKER_URL", None)
@@ -36,6 +38,7 @@ def test_run_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path, free_port):
     )
     assert "admin login   admin@example.com" in seed.stdout
     assert "demo key      jinf_" in seed.stdout
+    demo_key = seed.stdout.split("demo key      ")[1].split()[0]
 
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115
     runner = subprocess.Popen(
@@ -54,11 +57,20 @@ def test_run_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path, free_port):
         children = psutil.Process(runner.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
         assert "uvicorn" in names and " worker" in names and " beat" in names
+        assert "proxy.sandbox" in names
+
+        # The newcomer's first call: a streamed answer from the demo model, no internet.
+        client = openai.OpenAI(base_url=url + "/v1", api_key=demo_key, max_retries=0)
+        stream = client.chat.completions.create(
+            model="demo-fast", messages=[{"role": "user", "content": "hello"}], stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert "hello" in text
         assert f"portal        {url}/" in (tmp_path / "run.log").read_text()
 
         runner.send_signal(signal.SIGINT)
         assert runner.wait(timeout=30) == 0
-        gone, alive = psutil.wait_procs(children, timeout=15)
+        _gone, alive = psutil.wait_procs(children, timeout=15)
         assert alive == []
     finally:
         if runner.poll() is None:

@@ -1,13 +1,16 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.money import micros_to_usd
+from billing.money import usd_text
 
 
-class MicrosAsUSDField(serializers.DecimalField):
-    """Integer micro-USD shown as a decimal string of USD, e.g. 50_000 -> "0.050000"."""
+@extend_schema_field(OpenApiTypes.DECIMAL)
+class PicoAsUSDField(serializers.Field):
+    """Integer pico-USD shown as an exact decimal string of USD: 5 * 10**10 -> "0.05"."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_digits=20, decimal_places=6, read_only=True, **kwargs)
+        super().__init__(read_only=True, **kwargs)
 
     def to_representation(self, value: int) -> str:
-        return super().to_representation(micros_to_usd(value))
+        return usd_text(value)

@@ -11,9 +11,9 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api.access import org_access
-from accounts.api.fields import MicrosAsUSDField
+from accounts.api.fields import PicoAsUSDField
 from accounts.selectors import api_key_get, api_keys_of
-from billing.money import usd_to_micros
+from billing.money import usd_to_pico
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600  # the services' limit: 30 days
 MAX_LIMIT = 2_147_483_647  # PositiveIntegerField's range on every database
@@ -35,8 +35,8 @@ class KeyOutputSerializer(serializers.Serializer):
     allowed_models = serializers.ListField(child=serializers.CharField())
     rpm_limit = serializers.IntegerField(allow_null=True)
     tpm_limit = serializers.IntegerField(allow_null=True)
-    budget_usd = MicrosAsUSDField(source="budget_micros", allow_null=True)
-    budget_micros = serializers.IntegerField(allow_null=True)
+    budget_usd = PicoAsUSDField(source="budget_pico", allow_null=True)
+    budget_pico = serializers.IntegerField(allow_null=True)
 
     class Meta:
         ref_name = "Key"
@@ -97,7 +97,7 @@ class KeyListCreateApi(APIView):
         budget = data.pop("budget_usd", None)
         new = services.api_key_create_as(
             membership=access.acting,
-            budget_micros=None if budget is None else usd_to_micros(budget),
+            budget_pico=None if budget is None else usd_to_pico(budget),
             **data,
         )
         return Response(NewKeyOutputSerializer.render(new), status=status.HTTP_201_CREATED)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api.access import org_access
 from accounts.api.authentication import ManagementPrincipal
-from accounts.api.fields import MicrosAsUSDField
+from accounts.api.fields import PicoAsUSDField
 from accounts.selectors import memberships_of
 
 
@@ -19,8 +19,8 @@ class OrganizationOutputSerializer(serializers.Serializer):
     slug = serializers.CharField(source="organization.slug")
     name = serializers.CharField(source="organization.name")
     role = serializers.CharField(help_text="The caller's role; a management key acts as admin.")
-    credit_balance_usd = MicrosAsUSDField(source="organization.credit_balance_micros")
-    credit_balance_micros = serializers.IntegerField(source="organization.credit_balance_micros")
+    credit_balance_usd = PicoAsUSDField(source="organization.credit_balance_pico")
+    credit_balance_pico = serializers.IntegerField(source="organization.credit_balance_pico")
 
     class Meta:
         ref_name = "Organization"

@@ -6,6 +6,6 @@ register = template.Library()
 
 
 @register.filter
-def usd(micros: int | None) -> str:
-    """Integer micro-USD as dollars: 50_000 -> '$0.05'."""
-    return "" if micros is None else format_usd(micros)
+def usd(pico: int | None) -> str:
+    """Integer pico-USD as dollars for people: 5 * 10**10 -> "$0.05"."""
+    return "" if pico is None else format_usd(pico)

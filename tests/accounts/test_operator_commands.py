@@ -21,10 +21,10 @@ def test_mintkey_prints_a_working_key(asgi_server):
     key = APIKey.objects.get(prefix=secret[:13])
     org = Organization.objects.get(slug="acme")
     assert key.organization == org and key.name == "ci"
-    assert (key.rpm_limit, key.tpm_limit, key.budget_micros) == (60, 1000, 1_250_000)
+    assert (key.rpm_limit, key.tpm_limit, key.budget_pico) == (60, 1000, 1_250_000_000_000)
     assert key.allowed_models == ["claude", "gpt-4o"]
     assert Membership.objects.get(organization=org).role == Role.OWNER
-    assert org.credit_balance_micros == 2_500_000 == ledger_balance(organization=org)
+    assert org.credit_balance_pico == 2_500_000_000_000 == ledger_balance(organization=org)
 
     client = openai.OpenAI(base_url=asgi_server.url + "/v1", api_key=secret, max_retries=0)
     assert client.models.list().object == "list"
@@ -51,11 +51,14 @@ def test_mintkey_rejects_bad_amounts_without_minting(transactional_db):
 
 def test_grantcredits_adds_and_removes_through_the_ledger(transactional_db):
     manage("mintkey", "--org", "acme")
-    assert manage("grantcredits", "--org", "acme", "--usd", "10", "--reason", "promo").stdout.strip() == "$10.00"
+    assert (
+        manage("grantcredits", "--org", "acme", "--usd", "10", "--reason", "promo").stdout.strip()
+        == "$10.00"
+    )
     out = manage("grantcredits", "--org", "acme", "--usd", "-2.5", "--reason", "fix").stdout
     assert out.strip() == "$7.50"
     org = Organization.objects.get(slug="acme")
-    assert org.credit_balance_micros == ledger_balance(organization=org) == 7_500_000
+    assert org.credit_balance_pico == ledger_balance(organization=org) == 7_500_000_000_000
     assert list(CreditLedgerEntry.objects.values_list("reason", flat=True).order_by("id")) == [
         "promo", "fix"
     ]  # fmt: skip

@@ -42,7 +42,7 @@ def test_create_shows_the_secret_once_and_stores_only_its_digest(tenancy):
     key = APIKey.objects.get(digest=keys.digest(secret))
     assert key.created_by == tenancy.owner and key.organization == tenancy.org
     assert key.allowed_models == ["claude-3-5-haiku", "gpt-4o-mini"]
-    assert (key.rpm_limit, key.tpm_limit, key.budget_micros) == (60, 10000, 2_500_000)
+    assert (key.rpm_limit, key.tpm_limit, key.budget_pico) == (60, 10000, 2_500_000_000_000)
     assert not key.is_management
 
     # Nowhere else: not in the list page, the session, a cookie, or any table.

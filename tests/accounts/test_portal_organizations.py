@@ -42,7 +42,7 @@ def test_create_organization_makes_the_creator_owner(db):
 
 
 def test_dashboard_shows_balance_active_keys_and_role(tenancy):
-    credits_grant(organization=tenancy.org, amount_micros=12_345_000, reason="test")
+    credits_grant(organization=tenancy.org, amount_pico=12_345_000_000_000, reason="test")
     api_key_revoke(key=tenancy.member_key.key)
     page = tenancy.client(tenancy.admin).get("/o/org-a/").content.decode()
     assert "Org A" in page

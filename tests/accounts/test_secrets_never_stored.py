@@ -34,7 +34,7 @@ def test_secrets_are_neither_stored_nor_logged(asgi_server, tenancy, caplog, cap
             httpx.get(asgi_server.url + path, headers={"Authorization": f"Bearer {secret}x"})
 
     stored = all_stored_text()
-    out, err = capfd.readouterr()
+    _out, err = capfd.readouterr()
     for secret in secrets:
         assert secret not in stored
         assert secret not in caplog.text

@@ -27,16 +27,19 @@ def test_signup_creates_own_organization_with_starting_credit(db, mailoutbox):
     membership = Membership.objects.get(user=user)
     assert membership.role == Role.OWNER
     org = membership.organization
-    assert org.credit_balance_micros == 50_000  # USD 0.05, the default setting
+    assert org.credit_balance_pico == 50_000_000_000  # USD 0.05, the default setting
     entry = CreditLedgerEntry.objects.get(organization=org)
-    assert entry.amount_micros == 50_000 and entry.kind == "grant"
+    assert entry.amount_pico == 50_000_000_000 and entry.kind == "grant"
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [EMAIL]
 
 
 @override_settings(SIGNUP_CREDIT_USD="1.25")
 def test_starting_credit_is_a_setting(db):
     signup(Client())
-    assert Membership.objects.get(user__email=EMAIL).organization.credit_balance_micros == 1_250_000
+    assert (
+        Membership.objects.get(user__email=EMAIL).organization.credit_balance_pico
+        == 1_250_000_000_000
+    )
 
 
 def test_login_needs_a_verified_email(db, mailoutbox):

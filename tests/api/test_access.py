@@ -119,7 +119,7 @@ def test_management_key_sees_its_own_organization_as_admin(tenancy, mgmt_a):
             "slug": "org-a",
             "name": "Org A",
             "role": "admin",
-            "credit_balance_usd": "0.000000",
-            "credit_balance_micros": 0,
+            "credit_balance_usd": "0.00",
+            "credit_balance_pico": 0,
         }
     ]

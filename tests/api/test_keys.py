@@ -22,7 +22,7 @@ KEY_FIELDS = {
     "rpm_limit",
     "tpm_limit",
     "budget_usd",
-    "budget_micros",
+    "budget_pico",
 }
 
 
@@ -55,7 +55,7 @@ def test_create_returns_the_secret_once(tenancy):
     assert body["status"] == "active"
     assert body["allowed_models"] == ["claude-3-haiku", "gpt-4o-mini"]
     assert (body["rpm_limit"], body["tpm_limit"]) == (60, 100_000)
-    assert (body["budget_usd"], body["budget_micros"]) == ("12.500000", 12_500_000)
+    assert (body["budget_usd"], body["budget_pico"]) == ("12.50", 12_500_000_000_000)
     assert body["is_management"] is False
 
     key = APIKey.objects.get(pk=body["id"], organization=tenancy.org)
@@ -66,7 +66,7 @@ def test_create_returns_the_secret_once(tenancy):
         assert key.digest not in reading.content.decode()
     detail = client.get(f"{KEYS}{key.pk}/").json()
     assert set(detail) == KEY_FIELDS
-    assert detail["budget_usd"] == "12.500000"
+    assert detail["budget_usd"] == "12.50"
 
 
 def test_list_never_shows_secrets_or_digests(tenancy):

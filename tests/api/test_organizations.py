@@ -5,7 +5,7 @@ from tests.api.conftest import bearer, session
 
 def test_list_shows_each_membership_with_role_and_balance(tenancy):
     Membership.objects.create(user=tenancy.member, organization=tenancy.other_org, role=Role.ADMIN)
-    credits_grant(organization=tenancy.org, amount_micros=1_250_000, reason="test")
+    credits_grant(organization=tenancy.org, amount_pico=1_250_000_000_000, reason="test")
 
     response = session(tenancy.member).get("/api/orgs/")
 
@@ -15,15 +15,15 @@ def test_list_shows_each_membership_with_role_and_balance(tenancy):
             "slug": "org-a",
             "name": "Org A",
             "role": "member",
-            "credit_balance_usd": "1.250000",
-            "credit_balance_micros": 1_250_000,
+            "credit_balance_usd": "1.25",
+            "credit_balance_pico": 1_250_000_000_000,
         },
         {
             "slug": "org-b",
             "name": "Org B",
             "role": "admin",
-            "credit_balance_usd": "0.000000",
-            "credit_balance_micros": 0,
+            "credit_balance_usd": "0.00",
+            "credit_balance_pico": 0,
         },
     ]
 

@@ -34,7 +34,12 @@ def test_models_lists_with_a_valid_key(asgi_server, tenancy):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer jinf_nope"}],
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer jinf_nope"},
+    ],
 )
 def test_missing_or_bad_keys_get_401_in_openai_envelope(asgi_server, db, headers):
     r = httpx.get(asgi_server.url + "/v1/models", headers=headers)

@@ -4,7 +4,7 @@ from django.db import transaction
 from accounts.errors import DomainError
 from accounts.models import Membership, Organization, Role, User
 from accounts.services import api_key_create, organization_create
-from billing.money import usd_to_micros
+from billing.money import usd_to_pico
 from billing.services import credits_grant
 
 
@@ -31,13 +31,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         try:
-            credits = usd_to_micros(opts["credits"]) if opts["credits"] else 0
-            budget = usd_to_micros(opts["budget_usd"]) if opts["budget_usd"] else None
+            credits = usd_to_pico(opts["credits"]) if opts["credits"] else 0
+            budget = usd_to_pico(opts["budget_usd"]) if opts["budget_usd"] else None
             with transaction.atomic():
                 org = self._organization(opts["org"])
                 owner = self._owner(org, opts["email"]) if opts["email"] else None
                 if credits:
-                    credits_grant(organization=org, amount_micros=credits, reason="mintkey")
+                    credits_grant(organization=org, amount_pico=credits, reason="mintkey")
                 new = api_key_create(
                     organization=org,
                     name=opts["name"],
@@ -45,7 +45,7 @@ class Command(BaseCommand):
                     allowed_models=_csv(opts["models"]),
                     rpm_limit=opts["rpm"],
                     tpm_limit=opts["tpm"],
-                    budget_micros=budget,
+                    budget_pico=budget,
                     is_management=opts["management"],
                 )
         except (DomainError, ValueError) as err:
@@ -61,7 +61,5 @@ class Command(BaseCommand):
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             user = User.objects.create_user(email=email)  # no password: they reset it
-        Membership.objects.get_or_create(
-            user=user, organization=org, defaults={"role": Role.OWNER}
-        )
+        Membership.objects.get_or_create(user=user, organization=org, defaults={"role": Role.OWNER})
         return user

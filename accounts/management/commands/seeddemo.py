@@ -1,3 +1,5 @@
+import os
+
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -5,8 +7,9 @@ from django.db import transaction
 
 from accounts.models import APIKey, Membership, Organization, Role, User
 from accounts.services import api_key_create, organization_create
-from billing.money import format_usd, usd_to_micros
+from billing.money import format_usd, usd_to_pico
 from billing.services import credits_grant
+from proxy.demo_routes import seed_demo_routes
 
 DEMO_KEY_NAME = "demo key"
 
@@ -17,6 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--email", default="admin@example.com")
         parser.add_argument("--password", default="admin")
+        parser.add_argument(
+            "--sandbox-url",
+            default=os.environ.get("SANDBOX_URL")
+            or f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '8001')}/v1",
+            help="where the sandbox upstream listens (make run starts it)",
+        )
 
     @transaction.atomic
     def handle(self, *args, **opts):
@@ -30,10 +39,16 @@ class Command(BaseCommand):
         org = Organization.objects.filter(slug="demo").first()
         if org is None:
             org = organization_create(name="Demo", owner=admin, slug="demo")
-            credits_grant(organization=org, amount_micros=usd_to_micros("5"), reason="Demo credit")
-        Membership.objects.get_or_create(user=admin, organization=org, defaults={"role": Role.OWNER})
+            credits_grant(organization=org, amount_pico=usd_to_pico("5"), reason="Demo credit")
+        Membership.objects.get_or_create(
+            user=admin, organization=org, defaults={"role": Role.OWNER}
+        )
 
-        active = [k for k in APIKey.objects.filter(organization=org, name=DEMO_KEY_NAME) if k.is_active()]
+        routes = seed_demo_routes(opts["sandbox_url"])
+
+        active = [
+            k for k in APIKey.objects.filter(organization=org, name=DEMO_KEY_NAME) if k.is_active()
+        ]
         if active:
             key_line = (
                 f"{active[0].prefix}… (minted earlier and shown once; "
@@ -43,7 +58,8 @@ class Command(BaseCommand):
             key_line = api_key_create(organization=org, name=DEMO_KEY_NAME, created_by=admin).secret
         self.stdout.write(
             f"  admin login   {email} / {password}\n"
-            f"  organization  demo ({format_usd(org.credit_balance_micros)} of credit)\n"
+            f"  organization  demo ({format_usd(org.credit_balance_pico)} of credit)\n"
             f"  demo key      {key_line}\n"
+            f"  routes        {routes}\n"
             f"  key prefix    {settings.JINF_KEY_PREFIX}"
         )

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
 from billing.models import LedgerKind
-from billing.money import format_usd, usd_to_micros
+from billing.money import format_usd, usd_to_pico
 from billing.services import credits_grant
 
 
@@ -19,13 +19,13 @@ class Command(BaseCommand):
         if org is None:
             raise CommandError(f"No organization has the slug {opts['org']!r}.")
         try:
-            amount = usd_to_micros(opts["usd"])
+            amount = usd_to_pico(opts["usd"])
         except ValueError as err:
             raise CommandError(str(err)) from err
         if amount == 0:
             raise CommandError("The amount is zero; nothing to grant.")
         kind = LedgerKind.GRANT if amount > 0 else LedgerKind.ADJUSTMENT
         balance = credits_grant(
-            organization=org, amount_micros=amount, reason=opts["reason"], kind=kind
+            organization=org, amount_pico=amount, reason=opts["reason"], kind=kind
         )
         self.stdout.write(format_usd(balance))

@@ -1,0 +1,96 @@
+"""Usage events in, usage records and credit debits out."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import APIKey
+from billing.models import LedgerKind, UsageRecord
+from billing.services import credits_apply
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """What the proxy knows of one request when it ends; becomes one UsageRecord."""
+
+    request_id: str
+    organization_id: int
+    api_key_id: int | None
+    endpoint: str
+    model: str
+    status: str
+    http_status: int = 200
+    provider: str = ""
+    upstream_model: str = ""
+    deployment_id: int | None = None
+    streamed: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    tokens_estimated: bool = False
+    cost_pico: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    attempts: int = 1
+    error: str = ""
+    created_at: datetime = field(default_factory=timezone.now)
+
+
+def cost_pico(
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cached_tokens: int,
+    input_price: int,
+    output_price: int,
+    cached_input_price: int | None,
+) -> int:
+    """Exact cost in pico-USD. Prices are micro-USD per million tokens, so one token at
+    price p costs p pico-USD. `input_tokens` includes the cached ones."""
+    cached = min(cached_tokens, input_tokens)
+    cached_price = input_price if cached_input_price is None else cached_input_price
+    return (
+        (input_tokens - cached) * input_price + cached * cached_price + output_tokens * output_price
+    )
+
+
+def usage_record_batch(events: Sequence[UsageEvent]) -> int:
+    """Writes the records not yet written and debits each organization by the sum of
+    their costs, in one transaction. Idempotent by request id: a batch written twice
+    (a retry after a lost reply) neither duplicates a record nor debits twice."""
+    if not events:
+        return 0
+    with transaction.atomic():
+        seen = set(
+            UsageRecord.objects.filter(request_id__in=[e.request_id for e in events]).values_list(
+                "request_id", flat=True
+            )
+        )
+        fresh: dict[str, UsageEvent] = {}
+        for event in events:
+            if event.request_id not in seen:
+                fresh.setdefault(event.request_id, event)
+        UsageRecord.objects.bulk_create([UsageRecord(**asdict(e)) for e in fresh.values()])
+        debits: dict[int, int] = defaultdict(int)
+        spent: dict[int, int] = defaultdict(int)
+        for event in fresh.values():
+            debits[event.organization_id] += event.cost_pico
+            if event.api_key_id is not None:
+                spent[event.api_key_id] += event.cost_pico
+        for key_id, total in sorted(spent.items()):
+            if total:
+                APIKey.objects.filter(pk=key_id).update(spent_pico=F("spent_pico") + total)
+        for organization_id, total in sorted(debits.items()):
+            if total:
+                credits_apply(
+                    organization_id=organization_id,
+                    amount_pico=-total,
+                    kind=LedgerKind.USAGE,
+                    reason="Usage",
+                )
+    return len(fresh)

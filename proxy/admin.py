@@ -1,0 +1,50 @@
+from django import forms
+from django.contrib import admin
+
+from proxy.models import Deployment, ModelRoute, Provider
+
+
+class ProviderForm(forms.ModelForm):
+    # Write-only: the stored secret is never shown; leave empty to keep it.
+    new_api_key = forms.CharField(
+        label="API key", required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted. Leave empty to keep the current key.",
+    )  # fmt: skip
+
+    class Meta:
+        model = Provider
+        fields = ["name", "kind", "base_url", "timeout_s", "is_active"]
+
+    def save(self, commit=True):
+        provider = super().save(commit=False)
+        if self.cleaned_data.get("new_api_key"):
+            provider.api_key = self.cleaned_data["new_api_key"]
+        if commit:
+            provider.save()
+        return provider
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ["name", "kind", "base_url", "timeout_s", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "base_url"]
+
+
+class DeploymentInline(admin.TabularInline):
+    model = Deployment
+    extra = 0
+
+
+@admin.register(ModelRoute)
+class ModelRouteAdmin(admin.ModelAdmin):
+    list_display = ["name", "input_price", "output_price", "cached_input_price", "is_active"]
+    search_fields = ["name"]
+    inlines = [DeploymentInline]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ["model_route", "provider", "upstream_model", "priority", "weight"]
+    list_filter = ["provider"]

@@ -1,0 +1,68 @@
+"""Which deployment to try first: priority, then weight; failing ones cool down.
+
+Per process, in memory: a deployment that fails PROXY_COOLDOWN_FAILURES times in a row
+(or answers 429) is skipped for PROXY_COOLDOWN_S, then tried again. If every deployment
+is cooling down they are tried anyway, since an answer late beats no answer.
+"""
+
+import random
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from proxy.table import DeploymentEntry
+
+
+@dataclass
+class _Health:
+    failures: int = 0
+    cooled_until: float = 0.0
+
+
+_health: dict[int, _Health] = {}
+_rng = random.Random()
+
+
+def order(
+    deployments: tuple[DeploymentEntry, ...], rng: random.Random | None = None
+) -> list[DeploymentEntry]:
+    rng = rng or _rng
+    now = time.monotonic()
+    ready, cooling = [], []
+    for priority in sorted({d.priority for d in deployments}):
+        group = [d for d in deployments if d.priority == priority]
+        for d in _weighted_shuffle(group, rng):
+            h = _health.get(d.id)
+            (cooling if h is not None and h.cooled_until > now else ready).append(d)
+    return ready + cooling
+
+
+def _weighted_shuffle(group: list[DeploymentEntry], rng: random.Random) -> list[DeploymentEntry]:
+    if len(group) == 1:
+        return group
+    # Efraimidis–Spirakis: sort by u^(1/w), a weighted random order in one pass.
+    return sorted(group, key=lambda d: rng.random() ** (1.0 / d.weight), reverse=True)
+
+
+def record_success(deployment_id: int) -> None:
+    h = _health.get(deployment_id)
+    if h is not None:
+        h.failures = 0
+        h.cooled_until = 0.0
+
+
+def record_failure(deployment_id: int, *, rate_limited: bool = False) -> None:
+    h = _health.setdefault(deployment_id, _Health())
+    h.failures += 1
+    if rate_limited or h.failures >= settings.PROXY_COOLDOWN_FAILURES:
+        h.cooled_until = time.monotonic() + settings.PROXY_COOLDOWN_S
+
+
+def is_cooling(deployment_id: int) -> bool:
+    h = _health.get(deployment_id)
+    return h is not None and h.cooled_until > time.monotonic()
+
+
+def reset() -> None:
+    _health.clear()

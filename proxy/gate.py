@@ -1,0 +1,54 @@
+"""Who may call what: key, model access and credit, before anything goes upstream."""
+
+from proxy import credits, table
+from proxy.auth import KeyInfo, authenticate
+from proxy.errors import ProxyError
+from proxy.table import ModelEntry
+
+__all__ = ["admit", "authenticate", "model_not_found", "model_object", "visible_models"]
+
+
+def model_not_found(name: str) -> ProxyError:
+    return ProxyError(
+        404,
+        f"The model '{name}' does not exist or you do not have access to it. "
+        "GET /v1/models lists the models this key can use.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+async def admit(key: KeyInfo, model_name: str) -> ModelEntry:
+    routes = await table.current()
+    model = routes.models.get(model_name)
+    if model is None:
+        raise model_not_found(model_name)
+    if key.allowed_models and model_name not in key.allowed_models:
+        raise ProxyError(
+            403,
+            f"This key may not use the model '{model_name}'. "
+            "Allowed: " + ", ".join(key.allowed_models) + ".",
+            type="permission_error",
+            param="model",
+            code="model_not_allowed",
+        )
+    if await credits.balance_pico(key.organization_id) <= 0:
+        raise ProxyError(
+            402,
+            "Your organization has no credits left. Add credits in the portal, then retry.",
+            type="insufficient_quota",
+            code="insufficient_credits",
+        )
+    return model
+
+
+async def visible_models(key: KeyInfo) -> list[str]:
+    routes = await table.current()
+    names = sorted(routes.models)
+    if key.allowed_models:
+        names = [n for n in names if n in key.allowed_models]
+    return names
+
+
+def model_object(name: str) -> dict:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "jinf"}

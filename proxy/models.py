@@ -1,0 +1,83 @@
+"""Providers, the models clients ask for, and the deployments that serve them."""
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from proxy import crypto
+
+
+class ProviderKind(models.TextChoices):
+    OPENAI = "openai", "OpenAI-compatible"
+    ANTHROPIC = "anthropic", "Anthropic"
+
+
+class Provider(models.Model):
+    name = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=ProviderKind.choices)
+    base_url = models.URLField(max_length=500)
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    timeout_s = models.FloatField(default=600.0, validators=[MinValueValidator(0.1)])
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def api_key(self) -> str:
+        return crypto.decrypt(self.api_key_encrypted)
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self.api_key_encrypted = crypto.encrypt(value)
+
+
+class ModelRoute(models.Model):
+    """A model name clients send, its price, and (through deployments) who serves it.
+
+    Prices are integer micro-USD per million tokens, so a request's cost in pico-USD is
+    exactly tokens × price (see billing.money)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    input_price = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
+    output_price = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
+    # None: cached input tokens cost the input price.
+    cached_input_price = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "model"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(input_price__gte=0, output_price__gte=0),
+                name="modelroute_prices_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Deployment(models.Model):
+    model_route = models.ForeignKey(
+        ModelRoute, on_delete=models.CASCADE, related_name="deployments"
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="deployments")
+    upstream_model = models.CharField(max_length=200)
+    priority = models.IntegerField(default=0)
+    weight = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_route", "provider", "upstream_model"], name="deployment_unique"
+            )
+        ]
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_route} → {self.provider}/{self.upstream_model}"

@@ -1,0 +1,126 @@
+"""OpenAI-kind upstreams (OpenAI, vLLM, Ollama, any OpenAI-compatible server).
+
+An OpenAI-shape request passes through: only `model` is replaced with the upstream's id,
+and streams ask for usage. Answers come back with the client's model name and `cost`.
+"""
+
+from dataclasses import dataclass
+
+import httpx
+import orjson
+
+from proxy.sse import SSEDecoder, frame
+from proxy.table import DeploymentEntry
+from proxy.upstream import client, timeout_for
+
+PATHS = {"chat": "chat/completions", "completions": "completions", "embeddings": "embeddings"}
+DONE = b"[DONE]"
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+
+def build_request(
+    deployment: DeploymentEntry, endpoint: str, body: dict, *, stream: bool
+) -> httpx.Request:
+    payload = dict(body)
+    payload["model"] = deployment.upstream_model
+    if stream:
+        payload["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+    provider = deployment.provider
+    headers = {"content-type": "application/json", "accept-encoding": "identity"}
+    if provider.api_key:
+        headers["authorization"] = f"Bearer {provider.api_key}"
+    return client().build_request(
+        "POST",
+        f"{provider.base_url}/{PATHS[endpoint]}",
+        content=orjson.dumps(payload),
+        headers=headers,
+        timeout=timeout_for(provider.timeout_s),
+    )
+
+
+def usage_of(raw: dict | None) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    details = raw.get("prompt_tokens_details") or {}
+    return Usage(
+        input_tokens=int(raw.get("prompt_tokens") or 0),
+        output_tokens=int(raw.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0),
+    )
+
+
+class UpstreamStreamError(Exception):
+    """The upstream's stream broke: bad framing, bad JSON or an error event."""
+
+
+class StreamRelay:
+    """Rewrites an OpenAI-shape upstream stream for the client, chunk by chunk.
+
+    Each event is parsed once to set the client's model name, to take the usage chunk
+    (hidden from clients that did not ask for it, priced for those who did) and to count
+    what was generated in case the stream is cut short."""
+
+    def __init__(self, *, model: str, include_usage: bool, price) -> None:
+        self.model = model
+        self.include_usage = include_usage
+        self.price = price  # callable(Usage) -> (cost_pico, cost_usd)
+        self.decoder = SSEDecoder()
+        self.usage: Usage | None = None
+        self.cost_pico = 0
+        self.generated_chars = 0
+        self.done = False
+
+    def feed(self, raw: bytes) -> bytes:
+        out = []
+        for _event, data in self.decoder.feed(raw):
+            if data == DONE:
+                self.done = True
+                out.append(frame(DONE))
+                continue
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamStreamError(
+                    "The upstream sent a stream event that is not JSON."
+                ) from None
+            if not isinstance(chunk, dict):
+                raise UpstreamStreamError("The upstream sent a stream event that is not an object.")
+            if "error" in chunk:
+                raise UpstreamStreamError(
+                    str((chunk.get("error") or {}).get("message") or "upstream error")
+                )
+            rendered = self._rewrite(chunk)
+            if rendered is not None:
+                out.append(frame(orjson.dumps(rendered)))
+        return b"".join(out)
+
+    def _rewrite(self, chunk: dict) -> dict | None:
+        if "model" in chunk:
+            chunk["model"] = self.model
+        for choice in chunk.get("choices") or ():
+            self.generated_chars += _generated_chars(choice)
+        usage = usage_of(chunk.get("usage"))
+        if usage is not None:
+            self.usage = usage
+            self.cost_pico, cost_usd = self.price(usage)
+            if self.include_usage:
+                chunk["usage"]["cost"] = cost_usd
+            elif not chunk.get("choices"):
+                return None  # the usage-only chunk the client did not ask for
+        if not self.include_usage:
+            chunk.pop("usage", None)
+        return chunk
+
+
+def _generated_chars(choice: dict) -> int:
+    delta = choice.get("delta") or {}
+    n = len(delta.get("content") or "") + len(choice.get("text") or "")
+    for call in delta.get("tool_calls") or ():
+        n += len((call.get("function") or {}).get("arguments") or "")
+    return n

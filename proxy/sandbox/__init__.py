@@ -1,0 +1,19 @@
+"""A deterministic fake LLM upstream speaking OpenAI's and Anthropic's wire formats.
+
+Options ride in the model id (`demo@chunks=20,delay_ms=5,fault=drop`); see `options.py`.
+"""
+
+from .app import SandboxApp
+from .options import Options, OptionsError, Settings, parse_model
+from .server import SandboxServer
+from .state import SandboxState
+
+__all__ = [
+    "Options",
+    "OptionsError",
+    "SandboxApp",
+    "SandboxServer",
+    "SandboxState",
+    "Settings",
+    "parse_model",
+]

@@ -1,0 +1,98 @@
+"""Exactly one usage record per request, exact cost, exact debits, aborts recorded."""
+
+import asyncio
+import time
+
+import httpx
+
+from accounts.models import Organization
+from billing.models import CreditLedgerEntry, UsageRecord
+from billing.services import ledger_balance
+from billing.usage import UsageEvent, usage_record_batch
+from tests.processes import wait_for
+from tests.proxy.conftest import make_tenant, records
+
+ASK = [{"role": "user", "content": "Count the tokens of this sentence, please."}]
+
+
+def test_balance_falls_by_exactly_the_sum_of_costs(asgi_server, routes, tenant):
+    client = tenant.client(asgi_server)
+    before = Organization.objects.get(pk=tenant.org.pk).credit_balance_pico
+    for i in range(6):
+        client.chat.completions.create(
+            model="demo-cached" if i % 2 else "demo", messages=ASK, stream=bool(i % 3)
+        )
+    client.embeddings.create(model="demo", input="embed me")
+    rows = records(7)
+    assert len({r.request_id for r in rows}) == 7
+    total = sum(r.cost_pico for r in rows)
+    assert total > 0 and all(r.cost_pico > 0 for r in rows)
+    org = Organization.objects.get(pk=tenant.org.pk)
+    assert wait_for(
+        lambda: Organization.objects.get(pk=tenant.org.pk).credit_balance_pico == before - total
+    )
+    org.refresh_from_db()
+    assert ledger_balance(organization=org) == org.credit_balance_pico
+    debits = CreditLedgerEntry.objects.filter(organization=org, kind="usage")
+    assert -sum(d.amount_pico for d in debits) == total
+
+
+def test_usage_batches_are_idempotent(tenant):
+    events = [
+        UsageEvent(request_id=f"req_{i}", organization_id=tenant.org.pk, api_key_id=tenant.key.pk,
+                   endpoint="chat", model="demo", status="ok", input_tokens=10, output_tokens=5,
+                   cost_pico=1_000_000)
+        for i in range(3)
+    ]  # fmt: skip
+    assert usage_record_batch(events) == 3
+    assert usage_record_batch(events) == 0  # a retried batch: nothing twice
+    assert usage_record_batch([*events, events[0]]) == 0
+    org = Organization.objects.get(pk=tenant.org.pk)
+    assert UsageRecord.objects.count() == 3
+    assert ledger_balance(organization=org) == org.credit_balance_pico
+    assert CreditLedgerEntry.objects.filter(kind="usage").count() == 1
+
+
+def test_client_disconnect_mid_stream_stops_the_upstream_within_a_second(
+    asgi_server, routes, tenant
+):
+    async def read_a_little_then_leave() -> float:
+        async with httpx.AsyncClient(timeout=10) as client:
+            async with client.stream(
+                "POST", asgi_server.url + "/v1/chat/completions",
+                json={"model": "slow", "messages": ASK, "stream": True},
+                headers={"Authorization": f"Bearer {tenant.secret}"},
+            ) as response:  # fmt: skip
+                assert response.status_code == 200
+                received = 0
+                async for chunk in response.aiter_raw():
+                    received += chunk.count(b"data: ")
+                    if received >= 3:
+                        break
+            return time.monotonic()
+
+    left_at = asyncio.run(read_a_little_then_leave())
+    assert wait_for(
+        lambda: routes.state.requests and routes.state.requests[0]["cancelled"], timeout_s=3
+    )
+    upstream = routes.state.requests[0]
+    assert upstream["cancelled_at"] - left_at < 1.0
+    (record,) = records(1)
+    assert record.status == "client_abort" and record.streamed
+    assert record.tokens_estimated and record.output_tokens > 0 and record.cost_pico > 0
+
+
+def test_every_routed_request_yields_one_record(asgi_server, routes, transactional_db):
+    tenant = make_tenant("mix")
+    client = tenant.client(asgi_server)
+    client.chat.completions.create(model="demo", messages=ASK)
+    auth = {"Authorization": f"Bearer {tenant.secret}"}
+    url = asgi_server.url + "/v1/chat/completions"
+    httpx.post(url, headers=auth, json={"model": "nope", "messages": ASK})  # not routed
+    httpx.post(url, headers=auth, content=b"{not json")  # not routed
+    rows = records(1)
+    time.sleep(0.5)
+    assert UsageRecord.objects.count() == 1 and rows[0].status == "ok"
+    assert rows[0].api_key_id == tenant.key.pk and rows[0].organization_id == tenant.org.pk
+    assert rows[0].provider == "sandbox" and rows[0].deployment_id is not None
+    assert rows[0].latency_ms > 0
