@@ -75,9 +75,11 @@ def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.2) -> boo
     return False
 
 
-def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+def manage(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Runs `manage.py` as an operator would, against the test database."""
-    env = {**os.environ, "DATABASE_URL": database_url()}
+    env = {**os.environ, **(env or {}), "DATABASE_URL": database_url()}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         env=env, capture_output=True, text=True, check=check, timeout=60,

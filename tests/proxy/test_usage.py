@@ -1,6 +1,5 @@
 """Exactly one usage record per request, exact cost, exact debits, aborts recorded."""
 
-import asyncio
 import time
 
 import httpx
@@ -53,25 +52,21 @@ def test_usage_batches_are_idempotent(tenant):
     assert CreditLedgerEntry.objects.filter(kind="usage").count() == 1
 
 
-def test_client_disconnect_mid_stream_stops_the_upstream_within_a_second(
-    asgi_server, routes, tenant
-):
-    async def read_a_little_then_leave() -> float:
-        async with httpx.AsyncClient(timeout=10) as client:
-            async with client.stream(
-                "POST", asgi_server.url + "/v1/chat/completions",
-                json={"model": "slow", "messages": ASK, "stream": True},
-                headers={"Authorization": f"Bearer {tenant.secret}"},
-            ) as response:  # fmt: skip
-                assert response.status_code == 200
-                received = 0
-                async for chunk in response.aiter_raw():
-                    received += chunk.count(b"data: ")
-                    if received >= 3:
-                        break
-            return time.monotonic()
-
-    left_at = asyncio.run(read_a_little_then_leave())
+def test_client_disconnect_mid_stream_stops_upstream_within_a_second(asgi_server, routes, tenant):
+    with httpx.Client(timeout=10) as client:
+        with client.stream(
+            "POST",
+            asgi_server.url + "/v1/chat/completions",
+            json={"model": "slow", "messages": ASK, "stream": True},
+            headers={"Authorization": f"Bearer {tenant.secret}"},
+        ) as response:
+            assert response.status_code == 200
+            received = 0
+            for chunk in response.iter_raw():
+                received += chunk.count(b"data: ")
+                if received >= 3:
+                    break
+        left_at = time.monotonic()  # the connection is closed on leaving the block
     assert wait_for(
         lambda: routes.state.requests and routes.state.requests[0]["cancelled"], timeout_s=3
     )
