@@ -1,0 +1,157 @@
+"""Wire rules: bad bodies get 400 naming the field, big ones 413, everything else passes
+through untouched; buffered usage survives a graceful shutdown."""
+
+import httpx
+import pytest
+
+from billing.models import UsageRecord
+from proxy import usage_sink
+from tests.processes import AsgiServer
+
+EVERY_ROLE = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "developer", "content": "Answer in English."},
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is in this image?"},
+            {
+                "type": "image_url",
+                "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"},
+            },
+        ],
+    },
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "look", "arguments": '{"x": 1}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "a cat"},
+]
+
+
+def post(server, key, body=None, content=None, path="/v1/chat/completions"):
+    return httpx.post(
+        server.url + path, json=body, content=content, timeout=10,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "param", "fragment"),
+    [
+        (b"", None, "empty"),
+        (b"{nope", None, "not valid JSON"),
+        (b"[1, 2]", None, "must be a JSON object"),
+        (b'{"messages": []}', "model", "Missing required parameter: 'model'"),
+        (b'{"model": "demo"}', "messages", "Missing required parameter: 'messages'"),
+        (b'{"model": 7, "messages": []}', "model", "expected a string"),
+        (b'{"model": "demo", "messages": "hi"}', "messages", "expected an array"),
+        (b'{"model": "demo", "messages": []}', "messages", "at least one message"),
+        (b'{"model": "demo", "messages": [{"content": "x"}]}', "messages[0].role", "role"),
+        (b'{"model": "demo", "messages": [1]}', "messages[0]", "expected an object"),
+        (
+            b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}',
+            "stream",
+            "boolean",
+        ),
+        (
+            b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1.5}',
+            "max_tokens",
+            "integer",
+        ),
+        (
+            b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "n": true}',
+            "n",
+            "integer",
+        ),
+        (
+            b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "n": 0}',
+            "n",
+            "at least 1",
+        ),
+        (
+            b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "tools": {}}',
+            "tools",
+            "array",
+        ),
+        (
+            b'{"model": "demo", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}',
+            "temperature",
+            "number",
+        ),
+    ],
+)
+def test_bad_bodies_get_400_naming_the_field(asgi_server, routes, tenant, content, param, fragment):
+    r = post(asgi_server, tenant.secret, content=content)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    assert fragment in error["message"]
+    assert r.headers["x-request-id"]
+    assert routes.state.requests == [], "nothing reached the upstream"
+
+
+def test_embeddings_and_completions_validate_their_own_fields(asgi_server, routes, tenant):
+    r = post(asgi_server, tenant.secret, {"model": "demo", "input": 5}, path="/v1/embeddings")
+    assert r.status_code == 400 and r.json()["error"]["param"] == "input"
+    r = post(asgi_server, tenant.secret, {"model": "demo"}, path="/v1/completions")
+    assert r.status_code == 400 and r.json()["error"]["param"] == "prompt"
+
+
+def test_bodies_over_the_cap_get_413(asgi_server, routes, tenant, settings):
+    settings.PROXY_MAX_BODY_BYTES = 64 * 1024
+    big = {"model": "demo", "messages": [{"role": "user", "content": "x" * 100_000}]}
+    r = post(asgi_server, tenant.secret, big)
+    assert r.status_code == 413 and "larger than" in r.json()["error"]["message"]
+    assert routes.state.requests == []
+
+
+def test_wrong_method_is_a_clear_error(asgi_server, routes, tenant):
+    r = httpx.get(
+        asgi_server.url + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {tenant.secret}"},
+    )
+    assert r.status_code == 405 and "POST" in r.json()["error"]["message"]
+
+
+def test_every_role_and_parameter_passes_through_untouched(asgi_server, routes, tenant):
+    body = {
+        "model": "demo", "messages": EVERY_ROLE, "n": 2, "seed": 3, "stop": ["\n\n"], "user": "u-1",
+        "max_tokens": 50, "max_completion_tokens": 60, "logprobs": True, "top_logprobs": 2,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+        "tools": [{"type": "function", "function": {"name": "look", "parameters": {"type": "object"}}}],
+        "tool_choice": "auto", "parallel_tool_calls": True, "temperature": 0.2,
+        "metadata": {"team": "a"}, "vendor_extension": {"keep": ["me"]},
+    }  # fmt: skip
+    r = post(asgi_server, tenant.secret, body)
+    assert r.status_code == 200, r.text
+    sent = routes.state.requests[0]["body"]
+    assert sent == {**body, "model": "demo"}
+    assert len(r.json()["choices"]) == 2
+
+
+def test_buffered_usage_is_written_on_graceful_shutdown(transactional_db, routes, monkeypatch):
+    from tests.proxy.conftest import make_tenant
+
+    monkeypatch.setattr(usage_sink, "FLUSH_INTERVAL_S", 3600.0)  # only the drain can write
+    tenant = make_tenant("drain")
+    server = AsgiServer().start()
+    try:
+        for _ in range(5):
+            assert (
+                post(
+                    server, tenant.secret, {"model": "demo", "messages": EVERY_ROLE[:1]}
+                ).status_code
+                == 200
+            )
+        assert UsageRecord.objects.count() == 0
+    finally:
+        server.stop()
+    assert UsageRecord.objects.count() == 5
