@@ -219,3 +219,6 @@ PROXY_COOLDOWN_S = env.float("PROXY_COOLDOWN_S", default=30.0)
 # How long a process trusts its copy of the routes and of a balance.
 PROXY_ROUTES_TTL_S = env.float("PROXY_ROUTES_TTL_S", default=5.0)
 PROXY_BALANCE_TTL_S = env.float("PROXY_BALANCE_TTL_S", default=2.0)
+
+# Django 6's default for URL form fields, adopted now (silences the transition warning).
+FORMS_URLFIELD_ASSUME_HTTPS = True

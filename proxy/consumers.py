@@ -10,10 +10,11 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from proxy import gate, limits
+from proxy import gate, limits, relay_modes
 from proxy.errors import ProxyError
 from proxy.relay import Call, relay
-from proxy.validation import parse_body
+from proxy.upstream import client
+from proxy.validation import bad_request, parse_body
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class V1Consumer(AsyncHttpConsumer):
     handler run as a task so that a client disconnect can cancel it mid-stream."""
 
     channel_layer_alias = NO_CHANNEL_LAYER
+    endpoint = "chat"  # whose envelope errors are framed in
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -88,7 +90,7 @@ class V1Consumer(AsyncHttpConsumer):
         if err.status in (429, 503):
             headers.append((b"retry-after", (err.retry_after or "1").encode()))
         await self.open(err.status, headers)
-        await self.write(err.body(), more=False)
+        await self.write(relay_modes.shape(self.endpoint).error_body(err), more=False)
 
     # -- the ClientOut protocol of proxy.relay ----------------------------------------
     async def open(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -106,22 +108,73 @@ class V1Consumer(AsyncHttpConsumer):
 
 
 class RelayConsumer(V1Consumer):
-    """POST endpoints relayed to a deployment: chat, completions, embeddings."""
-
-    endpoint = ""
+    """POST endpoints relayed to a deployment."""
 
     async def serve(self, body: bytes) -> None:
         if self.scope["method"] != "POST":
             raise ProxyError(405, f"Use POST for {self.scope['path']}.", code="method_not_allowed")
-        key = await gate.authenticate(self.headers_in)
-        data = parse_body(body, self.endpoint)
-        if self.endpoint == "embeddings" and data.get("stream"):
-            raise ProxyError(400, "Embeddings cannot be streamed.", param="stream")
+        key = await gate.authenticate(self.headers_in, allow_x_api_key=self.endpoint == "messages")
+        data, canonical = self.parse(body)
         model = await gate.admit(key, data["model"])
         quota = await limits.check(key)
         if quota is not None:
             self.extra_headers = quota.headers()
-        await relay(Call(self.request_id, self.endpoint, key, model, data), self)
+        call = Call(self.request_id, self.endpoint, key, model, data, canonical, self.headers_in)
+        await relay(call, self)
+
+    def parse(self, body: bytes):
+        data = parse_body(body, self.endpoint)
+        if self.endpoint == "embeddings" and data.get("stream"):
+            raise bad_request("Embeddings cannot be streamed.", "stream")
+        return data, None
+
+
+class TranslatedShapeConsumer(RelayConsumer):
+    """Shapes whose own parser validates and gives the canonical form up front."""
+
+    def parse(self, body: bytes):
+        data = parse_body(body, "object")
+        return data, relay_modes.shape(self.endpoint).parse(data)
+
+
+class MessagesConsumer(TranslatedShapeConsumer):
+    endpoint = "messages"
+
+
+class ResponsesConsumer(TranslatedShapeConsumer):
+    endpoint = "responses"
+
+
+class CountTokensConsumer(V1Consumer):
+    """Anthropic's count_tokens, answered by the model's Anthropic deployment."""
+
+    endpoint = "messages"
+
+    async def serve(self, body: bytes) -> None:
+        if self.scope["method"] != "POST":
+            raise ProxyError(
+                405, "Use POST for /v1/messages/count_tokens.", code="method_not_allowed"
+            )
+        key = await gate.authenticate(self.headers_in, allow_x_api_key=True)
+        data = parse_body(body, "object")
+        if not isinstance(data.get("model"), str):
+            raise bad_request("Missing required parameter: 'model'.", "model")
+        model = await gate.admit(key, data["model"])
+        deployment = next((d for d in model.deployments if d.provider.kind == "anthropic"), None)
+        if deployment is None:
+            raise ProxyError(
+                400,
+                f"The model '{model.name}' has no Anthropic deployment, so tokens cannot be counted upstream.",
+                param="model",
+                code="unsupported",
+            )
+        request = relay_modes.build_native(
+            deployment, Call(self.request_id, "messages", key, model, data, None, self.headers_in)
+        )
+        request.url = request.url.copy_with(path=request.url.path + "/count_tokens")
+        response = await client().send(request)
+        await self.open(response.status_code, [(b"content-type", b"application/json")])
+        await self.write(response.content, more=False)
 
 
 class ChatCompletionsConsumer(RelayConsumer):
@@ -154,6 +207,7 @@ class ModelsConsumer(V1Consumer):
 
 
 class NotFoundConsumer(V1Consumer):
+    # Anthropic-shape clients send x-api-key; either way an unknown path is a 404.
     async def serve(self, body: bytes) -> None:
         await gate.authenticate(self.headers_in, allow_x_api_key=True)
         raise ProxyError(

@@ -59,6 +59,7 @@ _COMMON: dict[str, Check] = {
 }  # fmt: skip
 
 SCHEMAS: dict[str, tuple[dict[str, Check], tuple[str, ...]]] = {
+    "object": ({}, ()),  # shapes that validate their own fields
     "chat": (
         {**_COMMON, "messages": _list, "tools": _list, "tool_choice": _str_or_dict,
          "parallel_tool_calls": _bool, "response_format": _dict, "logprobs": _bool,

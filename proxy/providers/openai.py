@@ -4,11 +4,11 @@ An OpenAI-shape request passes through: only `model` is replaced with the upstre
 and streams ask for usage. Answers come back with the client's model name and `cost`.
 """
 
-from dataclasses import dataclass
-
 import httpx
 import orjson
 
+from proxy.canonical import UpstreamFailed, Usage
+from proxy.providers.openai_translate import build, parse_answer, stream_parser
 from proxy.sse import SSEDecoder, frame
 from proxy.table import DeploymentEntry
 from proxy.upstream import client, timeout_for
@@ -17,11 +17,7 @@ PATHS = {"chat": "chat/completions", "completions": "completions", "embeddings":
 DONE = b"[DONE]"
 
 
-@dataclass(slots=True)
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
+__all__ = ["StreamRelay", "build", "build_request", "parse_answer", "stream_parser", "usage_of"]
 
 
 def build_request(
@@ -49,14 +45,10 @@ def usage_of(raw: dict | None) -> Usage | None:
         return None
     details = raw.get("prompt_tokens_details") or {}
     return Usage(
-        input_tokens=int(raw.get("prompt_tokens") or 0),
-        output_tokens=int(raw.get("completion_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0),
+        input=int(raw.get("prompt_tokens") or 0),
+        output=int(raw.get("completion_tokens") or 0),
+        cached=int(details.get("cached_tokens") or 0),
     )
-
-
-class UpstreamStreamError(Exception):
-    """The upstream's stream broke: bad framing, bad JSON or an error event."""
 
 
 class StreamRelay:
@@ -86,13 +78,11 @@ class StreamRelay:
             try:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError:
-                raise UpstreamStreamError(
-                    "The upstream sent a stream event that is not JSON."
-                ) from None
+                raise UpstreamFailed("The upstream sent a stream event that is not JSON.") from None
             if not isinstance(chunk, dict):
-                raise UpstreamStreamError("The upstream sent a stream event that is not an object.")
+                raise UpstreamFailed("The upstream sent a stream event that is not an object.")
             if "error" in chunk:
-                raise UpstreamStreamError(
+                raise UpstreamFailed(
                     str((chunk.get("error") or {}).get("message") or "upstream error")
                 )
             rendered = self._rewrite(chunk)

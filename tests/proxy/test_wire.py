@@ -155,3 +155,17 @@ def test_buffered_usage_is_written_on_graceful_shutdown(transactional_db, routes
     finally:
         server.stop()
     assert UsageRecord.objects.count() == 5
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_overhead_header_excludes_the_upstream_wait(asgi_server, sandbox, tenant, stream):
+    from tests.proxy.conftest import load_routes
+
+    load_routes(sandbox, {"slow-start": [{"model": "demo@first_byte_ms=300"}]})
+    body = {"model": "slow-start", "messages": EVERY_ROLE[:1], "stream": stream}
+    post(asgi_server, tenant.secret, body)  # warm the key and route caches
+    r = post(asgi_server, tenant.secret, body)
+    assert r.status_code == 200
+    overhead = float(r.headers["x-jinf-overhead-ms"])
+    assert 0 <= overhead < 100, overhead
+    assert r.elapsed.total_seconds() > 0.3

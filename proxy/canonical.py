@@ -1,0 +1,177 @@
+"""The one model every client shape and provider kind translates through.
+
+Client shapes (OpenAI chat, Anthropic messages, OpenAI responses) parse their requests
+into a `ChatRequest` and render `Event`s back; provider kinds (openai, anthropic) build
+their upstream request from a `ChatRequest` and turn their answers (whole or streamed)
+into `Event`s. N shapes + M providers, not N×M. When a client's shape is the provider's
+own, the relay passes bytes through instead and none of this runs.
+
+Conventions:
+- Roles are "system", "user", "assistant", "tool" (OpenAI's "developer" is "system").
+- Tool-call arguments are JSON text, exactly as generated (fragments in streams).
+- Finish reasons are OpenAI's: "stop", "length", "tool_calls", "content_filter".
+- Usage counts input tokens including cached ones (OpenAI's convention); `cached` is
+  the part of `input` read from a prompt cache.
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+@dataclass(slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(slots=True)
+class ImagePart:
+    """An image by URL, or inline: `data` is base64 with its `media_type`."""
+
+    url: str | None = None
+    media_type: str | None = None
+    data: str | None = None
+    detail: str | None = None
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text
+
+
+@dataclass(slots=True)
+class Message:
+    role: Role
+    content: list[Part] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None  # role "tool": the call this answers
+    is_error: bool = False  # role "tool": the tool failed
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+@dataclass(slots=True)
+class Tool:
+    name: str
+    description: str | None = None
+    parameters: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    """ "auto" | "none" | "required" (some tool) | "tool" (the one named)."""
+
+    mode: Literal["auto", "none", "required", "tool"] = "auto"
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    model: str
+    messages: list[Message]
+    stream: bool = False
+    include_usage: bool = False  # the client asked for usage in its stream
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+    tools: list[Tool] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict | None = None  # OpenAI's shape: {"type": "json_object"} …
+    user: str | None = None
+    # Shape-specific fields with no canonical meaning: kept so a same-kind upstream can
+    # still receive them (e.g. OpenAI's `seed`, `logprobs`; Anthropic's `top_k`).
+    extra: dict = field(default_factory=dict)
+
+
+# --- Events: what an answer is made of, whole or streamed -------------------------------
+
+
+@dataclass(slots=True)
+class Start:
+    id: str
+    model: str
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ToolCallStart:
+    index: int  # 0, 1, … in the order the calls began
+    id: str
+    name: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    index: int
+    arguments: str  # the next fragment of the JSON text
+
+
+@dataclass(slots=True)
+class Finish:
+    reason: FinishReason
+    stop_sequence: str | None = None
+
+
+@dataclass(slots=True)
+class Usage:
+    input: int = 0
+    output: int = 0
+    cached: int = 0
+
+
+Event = Start | TextDelta | ToolCallStart | ToolCallDelta | Finish | Usage
+
+
+class UpstreamFailed(Exception):
+    """The upstream's answer broke (bad JSON, an error event, a cut stream)."""
+
+
+@dataclass(slots=True)
+class Answer:
+    """A whole answer, folded from events: what a non-streamed response renders from."""
+
+    id: str = ""
+    model: str = ""
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish: Finish | None = None
+    usage: Usage | None = None
+
+    def add(self, event: Event) -> None:
+        match event:
+            case Start(id=id_, model=model):
+                self.id, self.model = id_, model
+            case TextDelta(text=text):
+                self.text += text
+            case ToolCallStart(index=index, id=id_, name=name):
+                while len(self.tool_calls) <= index:
+                    self.tool_calls.append(ToolCall(id="", name="", arguments=""))
+                self.tool_calls[index].id, self.tool_calls[index].name = id_, name
+            case ToolCallDelta(index=index, arguments=arguments):
+                self.tool_calls[index].arguments += arguments
+            case Finish():
+                self.finish = event
+            case Usage():
+                self.usage = event
+
+    @classmethod
+    def of(cls, events: list[Event]) -> "Answer":
+        answer = cls()
+        for event in events:
+            answer.add(event)
+        return answer

@@ -1,0 +1,194 @@
+"""OpenAI-kind upstreams serving clients of another shape (Anthropic messages, responses):
+canonical request → chat-completions request; chat answers and chunks → canonical events."""
+
+import httpx
+import orjson
+
+from proxy.canonical import (
+    ChatRequest,
+    Event,
+    Finish,
+    ImagePart,
+    Message,
+    Start,
+    TextDelta,
+    TextPart,
+    ToolCallDelta,
+    ToolCallStart,
+    UpstreamFailed,
+    Usage,
+)
+from proxy.sse import SSEDecoder
+from proxy.table import DeploymentEntry
+from proxy.upstream import client, timeout_for
+
+FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter"}
+
+
+def build(deployment: DeploymentEntry, request: ChatRequest) -> httpx.Request:
+    body: dict = {
+        "model": deployment.upstream_model,
+        "messages": [_message(m) for m in request.messages],
+    }
+    if request.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    optional = {
+        "max_tokens": request.max_tokens, "temperature": request.temperature,
+        "top_p": request.top_p, "stop": request.stop or None,
+        "response_format": request.response_format, "user": request.user,
+        "parallel_tool_calls": request.parallel_tool_calls if request.tools else None,
+    }  # fmt: skip
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if request.tools:
+        body["tools"] = [
+            {"type": "function", "function": {"name": t.name, "parameters": t.parameters,
+                                              **({"description": t.description} if t.description else {})}}
+            for t in request.tools
+        ]  # fmt: skip
+    if request.tool_choice is not None:
+        choice = request.tool_choice
+        body["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.name}}
+            if choice.mode == "tool"
+            else choice.mode
+        )
+    provider = deployment.provider
+    headers = {"content-type": "application/json", "accept-encoding": "identity"}
+    if provider.api_key:
+        headers["authorization"] = f"Bearer {provider.api_key}"
+    return client().build_request(
+        "POST",
+        f"{provider.base_url}/chat/completions",
+        content=orjson.dumps(body),
+        headers=headers,
+        timeout=timeout_for(provider.timeout_s),
+    )
+
+
+def _message(m: Message) -> dict:
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.text}
+    out: dict = {"role": m.role}
+    if m.content and all(isinstance(p, TextPart) for p in m.content):
+        out["content"] = m.text
+    elif m.content:
+        out["content"] = [_part(p) for p in m.content]
+    else:
+        out["content"] = None if m.tool_calls else ""
+    if m.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
+    return out
+
+
+def _part(p: TextPart | ImagePart) -> dict:
+    if isinstance(p, TextPart):
+        return {"type": "text", "text": p.text}
+    url = p.url or f"data:{p.media_type};base64,{p.data}"
+    image = {"url": url, **({"detail": p.detail} if p.detail else {})}
+    return {"type": "image_url", "image_url": image}
+
+
+def _usage(raw: dict | None) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    details = raw.get("prompt_tokens_details") or {}
+    return Usage(
+        input=int(raw.get("prompt_tokens") or 0),
+        output=int(raw.get("completion_tokens") or 0),
+        cached=int(details.get("cached_tokens") or 0),
+    )
+
+
+def _finish(reason: object) -> Finish:
+    return Finish(reason=reason if reason in FINISH_REASONS else "stop")
+
+
+def parse_answer(body: dict) -> list[Event]:
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise UpstreamFailed("The upstream's answer has no choices.")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    events: list[Event] = [Start(id=str(body.get("id") or ""), model=str(body.get("model") or ""))]
+    if message.get("content"):
+        events.append(TextDelta(message["content"]))
+    for i, call in enumerate(message.get("tool_calls") or []):
+        fn = call.get("function") or {}
+        events.append(
+            ToolCallStart(index=i, id=call.get("id") or f"call_{i}", name=fn.get("name") or "")
+        )
+        events.append(ToolCallDelta(index=i, arguments=fn.get("arguments") or ""))
+    events.append(_finish(choice.get("finish_reason")))
+    usage = _usage(body.get("usage"))
+    if usage is not None:
+        events.append(usage)
+    return events
+
+
+class ChatStreamParser:
+    """chat.completion.chunk events → canonical events (choice 0 only)."""
+
+    def __init__(self) -> None:
+        self.decoder = SSEDecoder()
+        self.done = False
+        self.started = False
+        self.tool_indexes: dict[int, int] = {}  # upstream tool index → canonical index
+
+    def feed(self, raw: bytes) -> list[Event]:
+        events: list[Event] = []
+        for _name, data in self.decoder.feed(raw):
+            if data == b"[DONE]":
+                self.done = True
+                continue
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamFailed("The upstream sent a stream event that is not JSON.") from None
+            if not isinstance(chunk, dict):
+                raise UpstreamFailed("The upstream sent a stream event that is not an object.")
+            if chunk.get("error"):
+                raise UpstreamFailed(str((chunk["error"] or {}).get("message") or "upstream error"))
+            self._chunk(chunk, events)
+        return events
+
+    def _chunk(self, chunk: dict, events: list[Event]) -> None:
+        if not self.started:
+            self.started = True
+            events.append(Start(id=str(chunk.get("id") or ""), model=str(chunk.get("model") or "")))
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                events.append(TextDelta(delta["content"]))
+            for call in delta.get("tool_calls") or ():
+                upstream_index = call.get("index", 0)
+                fn = call.get("function") or {}
+                if upstream_index not in self.tool_indexes:
+                    index = self.tool_indexes[upstream_index] = len(self.tool_indexes)
+                    events.append(
+                        ToolCallStart(
+                            index=index,
+                            id=call.get("id") or f"call_{index}",
+                            name=fn.get("name") or "",
+                        )
+                    )
+                if fn.get("arguments"):
+                    events.append(
+                        ToolCallDelta(
+                            index=self.tool_indexes[upstream_index], arguments=fn["arguments"]
+                        )
+                    )
+            if choice.get("finish_reason"):
+                events.append(_finish(choice["finish_reason"]))
+        usage = _usage(chunk.get("usage"))
+        if usage is not None:
+            events.append(usage)
+
+
+def stream_parser() -> ChatStreamParser:
+    return ChatStreamParser()

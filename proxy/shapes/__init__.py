@@ -1,0 +1,47 @@
+"""Client shapes: how a client speaks (OpenAI chat, Anthropic messages, OpenAI responses).
+
+Each shape module offers the same small set of names (see `ClientShape`): it parses the
+client's request into a canonical `ChatRequest`, renders canonical events back in the
+client's own shape, and frames errors in the client's own envelope.
+"""
+
+from typing import Protocol
+
+from proxy.canonical import Answer, ChatRequest, Event
+from proxy.errors import ProxyError
+
+
+class StreamRenderer(Protocol):
+    """Canonical events in, the client's stream bytes out (SSE framed)."""
+
+    def render(self, event: Event) -> bytes: ...
+
+    def end(self) -> bytes:
+        """What closes a complete stream (e.g. `data: [DONE]`, `message_stop`)."""
+        ...
+
+    def error(self, err: ProxyError) -> bytes:
+        """An error event that ends a stream which has already begun."""
+        ...
+
+
+class ClientShape(Protocol):
+    """What each module in proxy/shapes/ provides, as module-level names."""
+
+    def parse(self, body: dict) -> ChatRequest:
+        """Validates the client's JSON body; raises ProxyError(400, …, param=field)."""
+        ...
+
+    def render(self, answer: Answer, *, model: str, cost_usd: float | None) -> dict:
+        """A whole (non-streamed) answer as the client's JSON object; `model` is the
+        name the client asked for; `cost_usd` goes into the usage object as `cost`."""
+        ...
+
+    def stream_renderer(
+        self, *, model: str, include_usage: bool, price
+    ) -> StreamRenderer:  # price: callable(canonical.Usage) -> (cost_pico, cost_usd)
+        ...
+
+    def error_body(self, err: ProxyError) -> bytes:
+        """A whole error response body in the client's envelope."""
+        ...
