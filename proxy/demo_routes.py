@@ -23,6 +23,14 @@ OPENAI_MODELS = [
 ]  # fmt: skip
 
 
+ANTHROPIC_MODELS = [
+    {"name": "claude-sonnet-4-5", "price": {"input": 3.0, "output": 15.0, "cached_input": 0.30},
+     "deployments": [{"provider": "anthropic-main", "model": "claude-sonnet-4-5"}]},
+    {"name": "claude-haiku-4-5", "price": {"input": 1.0, "output": 5.0, "cached_input": 0.10},
+     "deployments": [{"provider": "anthropic-main", "model": "claude-haiku-4-5"}]},
+]  # fmt: skip
+
+
 def demo_routes(sandbox_url: str) -> dict:
     providers = [
         {
@@ -38,6 +46,10 @@ def demo_routes(sandbox_url: str) -> dict:
         providers.append({"name": "openai-main", "kind": "openai", "base_url": "https://api.openai.com/v1",
                           "api_key": "env:OPENAI_API_KEY", "timeout_s": 600})  # fmt: skip
         models += OPENAI_MODELS
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        providers.append({"name": "anthropic-main", "kind": "anthropic", "base_url": "https://api.anthropic.com",
+                          "api_key": "env:ANTHROPIC_API_KEY", "timeout_s": 600})  # fmt: skip
+        models += ANTHROPIC_MODELS
     return {"providers": providers, "models": models}
 
 

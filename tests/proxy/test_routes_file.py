@@ -98,3 +98,18 @@ def test_loadroutes_command_reports_errors_without_a_traceback(transactional_db,
     assert "Traceback" not in done.stderr
     missing = manage("loadroutes", str(tmp_path / "missing.yaml"), check=False)
     assert missing.returncode != 0 and "Cannot read the routes file" in missing.stderr
+
+
+def test_demo_routes_add_real_models_only_with_their_keys(db, monkeypatch):
+    from proxy.demo_routes import seed_demo_routes
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    seed_demo_routes("http://127.0.0.1:9/v1")
+    assert set(ModelRoute.objects.values_list("name", flat=True)) == {"demo", "demo-fast"}
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-o")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-a")
+    seed_demo_routes("http://127.0.0.1:9/v1")
+    assert {"gpt-4o-mini", "claude-sonnet-4-5"} <= set(ModelRoute.objects.values_list("name", flat=True))
+    assert Provider.objects.get(name="anthropic-main").kind == "anthropic"
+    assert Provider.objects.get(name="anthropic-main").api_key == "sk-a"
