@@ -116,7 +116,9 @@ async def _translated_json(call: Call, opened: Opened, out: ClientOut, outcome: 
         call,
         out,
         outcome,
-        shape(call.endpoint).render(answer, model=call.model.name, cost_usd=cost),
+        shape(call.endpoint).render(
+            answer, model=call.model.name, cost_usd=cost, request=call.canonical
+        ),
     )
 
 
@@ -126,7 +128,10 @@ class _Translator:
     def __init__(self, call: Call, kind: str) -> None:
         self.parser = provider(kind).stream_parser()
         self.renderer = shape(call.endpoint).stream_renderer(
-            model=call.model.name, include_usage=call.include_usage, price=call.price
+            model=call.model.name,
+            include_usage=call.include_usage,
+            price=call.price,
+            request=call.canonical,
         )
         self.usage: Usage | None = None
         self.generated_chars = 0

@@ -32,13 +32,21 @@ class ClientShape(Protocol):
         """Validates the client's JSON body; raises ProxyError(400, …, param=field)."""
         ...
 
-    def render(self, answer: Answer, *, model: str, cost_usd: float | None) -> dict:
+    def render(
+        self,
+        answer: Answer,
+        *,
+        model: str,
+        cost_usd: float | None,
+        request: ChatRequest | None = None,
+    ) -> dict:
         """A whole (non-streamed) answer as the client's JSON object; `model` is the
-        name the client asked for; `cost_usd` goes into the usage object as `cost`."""
+        name the client asked for; `cost_usd` goes into the usage object as `cost`;
+        `request` lets a shape echo the request's settings (Responses does)."""
         ...
 
     def stream_renderer(
-        self, *, model: str, include_usage: bool, price
+        self, *, model: str, include_usage: bool, price, request: ChatRequest | None = None
     ) -> StreamRenderer:  # price: callable(canonical.Usage) -> (cost_pico, cost_usd)
         ...
 

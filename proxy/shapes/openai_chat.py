@@ -153,7 +153,9 @@ def _chat_id(upstream_id: str) -> str:
     return "chatcmpl-" + (upstream_id.split("_", 1)[-1] if upstream_id else uuid.uuid4().hex)
 
 
-def render(answer: Answer, *, model: str, cost_usd: float | None) -> dict:
+def render(
+    answer: Answer, *, model: str, cost_usd: float | None, request: ChatRequest | None = None
+) -> dict:
     message: dict = {"role": "assistant", "content": answer.text or None}
     if answer.tool_calls:
         message["tool_calls"] = [
@@ -235,7 +237,9 @@ class ChatStreamRenderer:
         return frame(err.body())
 
 
-def stream_renderer(*, model: str, include_usage: bool, price) -> ChatStreamRenderer:
+def stream_renderer(
+    *, model: str, include_usage: bool, price, request: ChatRequest | None = None
+) -> ChatStreamRenderer:
     return ChatStreamRenderer(model=model, include_usage=include_usage, price=price)
 
 

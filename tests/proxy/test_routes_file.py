@@ -110,6 +110,8 @@ def test_demo_routes_add_real_models_only_with_their_keys(db, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-o")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-a")
     seed_demo_routes("http://127.0.0.1:9/v1")
-    assert {"gpt-4o-mini", "claude-sonnet-4-5"} <= set(ModelRoute.objects.values_list("name", flat=True))
+    assert {"gpt-4o-mini", "claude-sonnet-4-5"} <= set(
+        ModelRoute.objects.values_list("name", flat=True)
+    )
     assert Provider.objects.get(name="anthropic-main").kind == "anthropic"
     assert Provider.objects.get(name="anthropic-main").api_key == "sk-a"
