@@ -2,6 +2,10 @@
 
 from collections.abc import Iterator
 
+import orjson
+
+from proxy.canonical import UpstreamFailed
+
 
 class SSEDecoder:
     """Feed raw chunks, get complete events as (event name or None, data bytes)."""
@@ -43,3 +47,14 @@ def _parse(raw: bytes) -> tuple[str | None, bytes] | None:
 def frame(data: bytes, event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + data + b"\n\n"
+
+
+def load_event(data: bytes) -> dict:
+    """An event's JSON object; UpstreamFailed when the upstream sent anything else."""
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailed("The upstream sent a stream event that is not JSON.") from None
+    if not isinstance(event, dict):
+        raise UpstreamFailed("The upstream sent a stream event that is not an object.")
+    return event

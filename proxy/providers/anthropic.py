@@ -16,7 +16,7 @@ from proxy.providers.anthropic_translate import (
     stream_parser,
     usage_of,
 )
-from proxy.sse import SSEDecoder, frame
+from proxy.sse import SSEDecoder, frame, load_event
 from proxy.table import DeploymentEntry
 
 __all__ = [
@@ -76,12 +76,7 @@ class NativeStreamRelay:
     def feed(self, raw: bytes) -> bytes:
         out = []
         for name, data in self.decoder.feed(raw):
-            try:
-                event = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamFailed("The upstream sent a stream event that is not JSON.") from None
-            if not isinstance(event, dict):
-                raise UpstreamFailed("The upstream sent a stream event that is not an object.")
+            event = load_event(data)
             kind = event.get("type") or name
             if kind == "error":
                 error = event.get("error")

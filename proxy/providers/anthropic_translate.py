@@ -21,7 +21,7 @@ from proxy.canonical import (
     UpstreamFailed,
     Usage,
 )
-from proxy.sse import SSEDecoder
+from proxy.sse import SSEDecoder, load_event
 from proxy.table import DeploymentEntry
 from proxy.upstream import client, timeout_for
 
@@ -235,12 +235,7 @@ class MessagesStreamParser:
     def feed(self, raw: bytes) -> list[Event]:
         events: list[Event] = []
         for name, data in self.decoder.feed(raw):
-            try:
-                event = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamFailed("The upstream sent a stream event that is not JSON.") from None
-            if not isinstance(event, dict):
-                raise UpstreamFailed("The upstream sent a stream event that is not an object.")
+            event = load_event(data)
             self._event(event.get("type") or name, event, events)
         return events
 

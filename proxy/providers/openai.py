@@ -8,10 +8,9 @@ import httpx
 import orjson
 
 from proxy.canonical import UpstreamFailed, Usage
-from proxy.providers.openai_translate import build, parse_answer, stream_parser
-from proxy.sse import SSEDecoder, frame
+from proxy.providers.openai_translate import build, parse_answer, post, stream_parser
+from proxy.sse import SSEDecoder, frame, load_event
 from proxy.table import DeploymentEntry
-from proxy.upstream import client, timeout_for
 
 PATHS = {"chat": "chat/completions", "completions": "completions", "embeddings": "embeddings"}
 DONE = b"[DONE]"
@@ -27,17 +26,7 @@ def build_request(
     payload["model"] = deployment.upstream_model
     if stream:
         payload["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    provider = deployment.provider
-    headers = {"content-type": "application/json", "accept-encoding": "identity"}
-    if provider.api_key:
-        headers["authorization"] = f"Bearer {provider.api_key}"
-    return client().build_request(
-        "POST",
-        f"{provider.base_url}/{PATHS[endpoint]}",
-        content=orjson.dumps(payload),
-        headers=headers,
-        timeout=timeout_for(provider.timeout_s),
-    )
+    return post(deployment.provider, PATHS[endpoint], payload)
 
 
 def usage_of(raw: dict | None) -> Usage | None:
@@ -75,12 +64,7 @@ class StreamRelay:
                 self.done = True
                 out.append(frame(DONE))
                 continue
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamFailed("The upstream sent a stream event that is not JSON.") from None
-            if not isinstance(chunk, dict):
-                raise UpstreamFailed("The upstream sent a stream event that is not an object.")
+            chunk = load_event(data)
             if "error" in chunk:
                 raise UpstreamFailed(
                     str((chunk.get("error") or {}).get("message") or "upstream error")

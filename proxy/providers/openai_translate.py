@@ -18,8 +18,8 @@ from proxy.canonical import (
     UpstreamFailed,
     Usage,
 )
-from proxy.sse import SSEDecoder
-from proxy.table import DeploymentEntry
+from proxy.sse import SSEDecoder, load_event
+from proxy.table import DeploymentEntry, ProviderEntry
 from proxy.upstream import client, timeout_for
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter"}
@@ -53,13 +53,17 @@ def build(deployment: DeploymentEntry, request: ChatRequest) -> httpx.Request:
             if choice.mode == "tool"
             else choice.mode
         )
-    provider = deployment.provider
+    return post(deployment.provider, "chat/completions", body)
+
+
+def post(provider: ProviderEntry, path: str, body: dict) -> httpx.Request:
+    """A pooled-client POST of `body` to an OpenAI-kind provider."""
     headers = {"content-type": "application/json", "accept-encoding": "identity"}
     if provider.api_key:
         headers["authorization"] = f"Bearer {provider.api_key}"
     return client().build_request(
         "POST",
-        f"{provider.base_url}/chat/completions",
+        f"{provider.base_url}/{path}",
         content=orjson.dumps(body),
         headers=headers,
         timeout=timeout_for(provider.timeout_s),
@@ -144,12 +148,7 @@ class ChatStreamParser:
             if data == b"[DONE]":
                 self.done = True
                 continue
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamFailed("The upstream sent a stream event that is not JSON.") from None
-            if not isinstance(chunk, dict):
-                raise UpstreamFailed("The upstream sent a stream event that is not an object.")
+            chunk = load_event(data)
             if chunk.get("error"):
                 raise UpstreamFailed(str((chunk["error"] or {}).get("message") or "upstream error"))
             self._chunk(chunk, events)
