@@ -21,6 +21,7 @@ from proxy import balancer, limits
 from proxy.auth import KeyInfo
 from proxy.canonical import ChatRequest, Usage
 from proxy.errors import ProxyError
+from proxy.providers import openai_responses
 from proxy.table import DeploymentEntry, ModelEntry
 from proxy.upstream import client
 from proxy.usage_sink import sink
@@ -148,6 +149,12 @@ def _request_for(call: Call, deployment: DeploymentEntry) -> tuple[httpx.Request
     from proxy import relay_modes
 
     kind = deployment.provider.kind
+    if (
+        call.endpoint == "responses"
+        and kind == "openai"
+        and openai_responses.has_responses(deployment)
+    ):
+        return openai_responses.build_native(deployment, call.body), True
     if NATIVE.get(call.endpoint) == kind:
         return relay_modes.build_native(deployment, call), True
     if call.endpoint not in TRANSLATABLE:
@@ -177,6 +184,11 @@ async def _open(call: Call, outcome: Outcome) -> Opened:
         waited = time.perf_counter()
         try:
             opened, last = await _attempt(request, native, deployment)
+            if opened is not None and _lacks_responses(call, opened):
+                await opened.response.aclose()
+                openai_responses.lacks_responses(deployment)
+                request, native = _request_for(call, deployment)  # now over chat completions
+                opened, last = await _attempt(request, native, deployment)
         finally:
             outcome.upstream_s += time.perf_counter() - waited
         if opened is not None:
@@ -184,6 +196,13 @@ async def _open(call: Call, outcome: Outcome) -> Opened:
     assert last is not None, "a model always has a deployment"
     outcome.error, outcome.http_status = last.message, last.status
     raise last
+
+
+def _lacks_responses(call: Call, opened: Opened) -> bool:
+    """An OpenAI-kind upstream without the Responses API answers its path 404 or 405."""
+    return (
+        call.endpoint == "responses" and opened.native and opened.response.status_code in (404, 405)
+    )
 
 
 async def _attempt(

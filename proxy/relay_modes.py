@@ -12,6 +12,7 @@ from billing.models import UsageStatus
 from proxy.canonical import Answer, TextDelta, ToolCallDelta, UpstreamFailed, Usage
 from proxy.errors import ProxyError
 from proxy.providers import openai as openai_kind
+from proxy.providers import openai_responses
 from proxy.relay import Call, ClientOut, Opened, Outcome
 from proxy.table import DeploymentEntry
 
@@ -86,7 +87,10 @@ async def _finish_json(call: Call, out: ClientOut, outcome: Outcome, answer: dic
 
 async def _native_json(call: Call, opened: Opened, out: ClientOut, outcome: Outcome) -> None:
     answer = await _read_json(opened, outcome)
-    if outcome.deployment.provider.kind == "anthropic":
+    if call.endpoint == "responses":
+        answer, usage = openai_responses.rewrite_answer(answer, call.model.name, call.price)
+        outcome.charge(call, usage)
+    elif outcome.deployment.provider.kind == "anthropic":
         outcome.charge(call, provider("anthropic").native_usage(answer))
         cost = call.price(outcome.usage)[1] if outcome.usage else None
         answer = provider("anthropic").rewrite_native_answer(answer, call.model.name, cost)
@@ -192,6 +196,10 @@ class _Native:
 
 
 def _native_stream_relay(call: Call) -> _Native:
+    if call.endpoint == "responses":
+        return _Native(
+            call, openai_responses.NativeStreamRelay(model=call.model.name, price=call.price)
+        )
     if call.endpoint == "messages":
         return _Native(
             call, provider("anthropic").NativeStreamRelay(model=call.model.name, price=call.price)
