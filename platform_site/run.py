@@ -64,7 +64,7 @@ def main() -> int:
         print(f"{exited} exited with {procs[exited].returncode}; stopping the rest.", flush=True)
     for proc in procs.values():
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()  # each leader shuts its own children down (Celery's pool)
     deadline = time.monotonic() + 10
     for proc in procs.values():
         try:

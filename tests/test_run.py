@@ -1,5 +1,6 @@
 """`make run`'s process runner: serves the portal, and Ctrl-C stops every process."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,6 +42,7 @@ def test_run_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path, free_port):
     demo_key = seed.stdout.split("demo key      ")[1].split()[0]
 
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115
+    children: list[psutil.Process] = []
     runner = subprocess.Popen(
         [py, "-m", "platform_site.run"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -72,6 +74,13 @@ def test_run_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path, free_port):
         assert runner.wait(timeout=30) == 0
         _gone, alive = psutil.wait_procs(children, timeout=15)
         assert alive == []
+        assert "exited with 'signal" not in (tmp_path / "run.log").read_text(), "unclean stop"
     finally:
+        # Even when an assertion failed: no process of this run outlives the test.
+        with contextlib.suppress(psutil.NoSuchProcess):
+            children = children or psutil.Process(runner.pid).children(recursive=True)
+        for child in children:
+            if child.is_running():
+                child.kill()
         if runner.poll() is None:
             runner.kill()
