@@ -33,3 +33,9 @@ format: $(VENV)/.installed
 
 clean:
 	rm -rf var/*.sqlite3 var/broker var/celerybeat-schedule*
+
+# Benchmarks of issue 5 (bench/README.md): `make bench`, or `make bench BENCH_ARGS=--quick`.
+.PHONY: bench
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.run $(BENCH_ARGS)
