@@ -6,6 +6,7 @@ import logging
 import uuid
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
@@ -40,6 +41,15 @@ class V1Consumer(AsyncHttpConsumer):
         self.started = False
         self.finished = False
         self.extra_headers: list[tuple[bytes, bytes]] = []
+
+    async def dispatch(self, message) -> None:
+        # Channels' own dispatch first closes stale database connections, a thread-pool
+        # hop on every ASGI message. The proxy's database work runs in
+        # database_sync_to_async, which does that itself, and only on a cache miss.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def http_request(self, message) -> None:
         if not self.too_large:
