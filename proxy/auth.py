@@ -16,6 +16,7 @@ from accounts.models import APIKey
 from proxy.errors import ProxyError, unauthorized
 
 CACHE_TTL_S = 2.0
+CACHE_MAX_ENTRIES = 100_000
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -71,6 +72,9 @@ async def key_lookup(secret: str) -> KeyInfo | None:
     if hit is not None and hit[0] > now:
         return hit[1]
     info = await database_sync_to_async(_load)(digest)
+    if len(_cache) >= CACHE_MAX_ENTRIES:
+        # Misses are cached too, so a flood of made-up keys must not grow it forever.
+        _cache.clear()
     _cache[digest] = (now + CACHE_TTL_S, info)
     return info
 

@@ -88,3 +88,14 @@ def test_last_used_is_recorded(asgi_server, tenancy):
     sdk(asgi_server, tenancy.owner_key.secret).models.list()
     tenancy.owner_key.key.refresh_from_db()
     assert tenancy.owner_key.key.last_used_at is not None
+
+
+def test_the_key_cache_stays_bounded_under_made_up_keys(asgi_server, tenancy, monkeypatch):
+    monkeypatch.setattr(auth, "CACHE_MAX_ENTRIES", 5)
+    for i in range(12):
+        r = httpx.get(
+            asgi_server.url + "/v1/models", headers={"Authorization": f"Bearer jinf_fake{i}"}
+        )
+        assert r.status_code == 401
+    assert len(auth._cache) <= 5
+    assert sdk(asgi_server, tenancy.owner_key.secret).models.list().object == "list"
