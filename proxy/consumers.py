@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 
 import orjson
@@ -34,6 +35,7 @@ class V1Consumer(AsyncHttpConsumer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.arrived = time.perf_counter()  # the gateway's clock for this request starts here
         self.request_id = "req_" + uuid.uuid4().hex
         self.size = 0
         self.too_large = False
@@ -129,7 +131,16 @@ class RelayConsumer(V1Consumer):
         quota = await limits.check(key)
         if quota is not None:
             self.extra_headers = quota.headers()
-        call = Call(self.request_id, self.endpoint, key, model, data, canonical, self.headers_in)
+        call = Call(
+            self.request_id,
+            self.endpoint,
+            key,
+            model,
+            data,
+            canonical,
+            self.headers_in,
+            self.arrived,
+        )
         await relay(call, self)
 
     def parse(self, body: bytes):
