@@ -59,10 +59,5 @@ def record_failure(deployment_id: int, *, rate_limited: bool = False) -> None:
         h.cooled_until = time.monotonic() + settings.PROXY_COOLDOWN_S
 
 
-def is_cooling(deployment_id: int) -> bool:
-    h = _health.get(deployment_id)
-    return h is not None and h.cooled_until > time.monotonic()
-
-
 def reset() -> None:
     _health.clear()

@@ -13,8 +13,9 @@ from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from proxy import gate, limits, relay_modes
+from proxy.call import Call
 from proxy.errors import ProxyError
-from proxy.relay import Call, relay
+from proxy.relay import relay
 from proxy.upstream import client
 from proxy.validation import bad_request, parse_body
 

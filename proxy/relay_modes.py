@@ -2,27 +2,33 @@
 Anthropic (bytes through, model rewritten, usage read), or translated through canonical
 events. Each records usage and cost on the call's Outcome."""
 
-import importlib
 from types import ModuleType
 
 import httpx
 import orjson
 
 from billing.models import UsageStatus
+from proxy.call import Call, ClientOut, Opened, Outcome
 from proxy.canonical import Answer, TextDelta, ToolCallDelta, UpstreamFailed, Usage
 from proxy.errors import ProxyError
+from proxy.providers import anthropic as anthropic_kind
 from proxy.providers import openai as openai_kind
 from proxy.providers import openai_responses
-from proxy.relay import Call, ClientOut, Opened, Outcome
+from proxy.shapes import anthropic as anthropic_shape
+from proxy.shapes import openai_chat, responses
 from proxy.table import DeploymentEntry
 
 # A new provider kind or client shape is one module, named here.
-_PROVIDERS = {"openai": "proxy.providers.openai", "anthropic": "proxy.providers.anthropic"}
-_SHAPES = {
-    "chat": "proxy.shapes.openai_chat", "completions": "proxy.shapes.openai_chat",
-    "embeddings": "proxy.shapes.openai_chat", "messages": "proxy.shapes.anthropic",
-    "responses": "proxy.shapes.responses",
-}  # fmt: skip
+_PROVIDERS: dict[str, ModuleType] = {"openai": openai_kind, "anthropic": anthropic_kind}
+_SHAPES: dict[str, ModuleType] = {
+    "chat": openai_chat,
+    "completions": openai_chat,
+    "embeddings": openai_chat,
+    "messages": anthropic_shape,
+    "responses": responses,
+}
+
+
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -31,16 +37,16 @@ SSE_HEADERS = [
 
 
 def provider(kind: str) -> ModuleType:
-    return importlib.import_module(_PROVIDERS[kind])
+    return _PROVIDERS[kind]
 
 
 def shape(endpoint: str) -> ModuleType:
-    return importlib.import_module(_SHAPES[endpoint])
+    return _SHAPES[endpoint]
 
 
 def build_native(deployment: DeploymentEntry, call: Call) -> httpx.Request:
     if deployment.provider.kind == "anthropic":
-        return provider("anthropic").build_native(
+        return anthropic_kind.build_native(
             deployment, call.body, stream=call.stream, client_headers=call.client_headers
         )
     return openai_kind.build_request(deployment, call.endpoint, call.body, stream=call.stream)
@@ -91,9 +97,9 @@ async def _native_json(call: Call, opened: Opened, out: ClientOut, outcome: Outc
         answer, usage = openai_responses.rewrite_answer(answer, call.model.name, call.price)
         outcome.charge(call, usage)
     elif outcome.deployment.provider.kind == "anthropic":
-        outcome.charge(call, provider("anthropic").native_usage(answer))
+        outcome.charge(call, anthropic_kind.native_usage(answer))
         cost = call.price(outcome.usage)[1] if outcome.usage else None
-        answer = provider("anthropic").rewrite_native_answer(answer, call.model.name, cost)
+        answer = anthropic_kind.rewrite_native_answer(answer, call.model.name, cost)
     else:
         if "model" in answer:
             answer["model"] = call.model.name
@@ -202,7 +208,7 @@ def _native_stream_relay(call: Call) -> _Native:
         )
     if call.endpoint == "messages":
         return _Native(
-            call, provider("anthropic").NativeStreamRelay(model=call.model.name, price=call.price)
+            call, anthropic_kind.NativeStreamRelay(model=call.model.name, price=call.price)
         )
     return _Native(
         call,
