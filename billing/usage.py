@@ -1,11 +1,11 @@
 """Usage events in, usage records and credit debits out."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,9 +41,14 @@ class UsageEvent:
     created_at: datetime = field(default_factory=timezone.now)
 
 
-# Read field by field: dataclasses.asdict deep-copies every value, on a path that runs
-# for every request.
-_FIELDS = tuple(f.name for f in fields(UsageEvent))
+# The record's columns, each filled from the event field of the same attribute name.
+# Rows go in through one raw executemany: the ORM's bulk_create costs ~0.2 ms of Python
+# a row, holding the GIL that the proxy's event loop needs (p99 spikes on /v1).
+_EVENT_FIELDS = frozenset(f.name for f in fields(UsageEvent))
+_COLUMNS = tuple(
+    f for f in UsageRecord._meta.concrete_fields if not f.primary_key and f.attname in _EVENT_FIELDS
+)
+assert {f.attname for f in _COLUMNS} == _EVENT_FIELDS, "UsageEvent and UsageRecord drifted apart"
 
 
 def cost_pico(
@@ -80,9 +85,7 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
         for event in events:
             if event.request_id not in seen:
                 fresh.setdefault(event.request_id, event)
-        UsageRecord.objects.bulk_create(
-            [UsageRecord(**{name: getattr(e, name) for name in _FIELDS}) for e in fresh.values()]
-        )
+        _insert(fresh.values())
         debits: dict[int, int] = defaultdict(int)
         spent: dict[int, int] = defaultdict(int)
         for event in fresh.values():
@@ -101,3 +104,19 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
                     reason="Usage",
                 )
     return len(fresh)
+
+
+def _insert(events: Iterable[UsageEvent]) -> None:
+    ops = connection.ops
+    names = [f.attname for f in _COLUMNS]
+    at = names.index("created_at")
+    rows = []
+    for event in events:
+        row = [getattr(event, name) for name in names]
+        row[at] = ops.adapt_datetimefield_value(row[at])
+        rows.append(row)
+    columns = ", ".join(ops.quote_name(f.column) for f in _COLUMNS)
+    marks = ", ".join(["%s"] * len(_COLUMNS))
+    table = ops.quote_name(UsageRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
