@@ -1,19 +1,19 @@
 """Key → (organization, limits, allowed models), from a short-lived in-process cache.
 
-A miss costs one database read; a hit costs none. The TTL bounds how long a revoked key
-keeps working in any process (the contract allows 2 s).
+A cold key costs one database read; a hot one none (proxy.loading_cache reloads it in
+the background). The TTL bounds how long a revoked key keeps working in any process
+(the contract allows 2 s).
 """
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from accounts import keys
 from accounts.models import APIKey
 from proxy.errors import ProxyError, unauthorized
+from proxy.loading_cache import LoadingCache
 
 CACHE_TTL_S = 2.0
 CACHE_MAX_ENTRIES = 100_000
@@ -40,9 +40,6 @@ class KeyInfo:
         return self.expires_at is None or self.expires_at > now
 
 
-_cache: dict[str, tuple[float, KeyInfo | None]] = {}
-
-
 def _load(digest: str) -> KeyInfo | None:
     key = APIKey.objects.filter(digest=digest).first()
     if key is None or not keys.digests_match(key.digest, digest):
@@ -65,18 +62,15 @@ def _load(digest: str) -> KeyInfo | None:
     )
 
 
+# Misses are cached too (None): a flood of made-up keys costs one read each, and the
+# cache is bounded so that it cannot grow forever.
+_cache: LoadingCache[str, KeyInfo | None] = LoadingCache(
+    _load, ttl=lambda: CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES
+)
+
+
 async def key_lookup(secret: str) -> KeyInfo | None:
-    digest = keys.digest(secret)
-    now = time.monotonic()
-    hit = _cache.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    info = await database_sync_to_async(_load)(digest)
-    if len(_cache) >= CACHE_MAX_ENTRIES:
-        # Misses are cached too, so a flood of made-up keys must not grow it forever.
-        _cache.clear()
-    _cache[digest] = (now + CACHE_TTL_S, info)
-    return info
+    return await _cache.get(keys.digest(secret))
 
 
 def bearer_secret(headers: dict[bytes, bytes], *, allow_x_api_key: bool = False) -> str | None:

@@ -4,14 +4,10 @@ A balance is trusted for PROXY_BALANCE_TTL_S, so a burst of requests can overdra
 most what they cost within that window.
 """
 
-import time
-
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from accounts.models import Organization
-
-_balances: dict[int, tuple[float, int]] = {}
+from proxy.loading_cache import LoadingCache
 
 
 def _load(organization_id: int) -> int:
@@ -23,14 +19,11 @@ def _load(organization_id: int) -> int:
     )
 
 
+_balances: LoadingCache[int, int] = LoadingCache(_load, ttl=lambda: settings.PROXY_BALANCE_TTL_S)
+
+
 async def balance_pico(organization_id: int) -> int:
-    now = time.monotonic()
-    hit = _balances.get(organization_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    value = await database_sync_to_async(_load)(organization_id)
-    _balances[organization_id] = (now + settings.PROXY_BALANCE_TTL_S, value)
-    return value
+    return await _balances.get(organization_id)
 
 
 def forget() -> None:

@@ -1,16 +1,15 @@
 """The routes as one immutable in-process snapshot, reloaded every few seconds.
 
-The hot path reads `current()` with no database work; a reload happens at most once per
-PROXY_ROUTES_TTL_S per process, in one query, with the secrets decrypted once.
+The hot path reads `current()` with no database work; a reload happens in the background
+about every PROXY_ROUTES_TTL_S / 2 per process, in one query, with the secrets decrypted
+once.
 """
 
-import asyncio
-import time
 from dataclasses import dataclass
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
+from proxy.loading_cache import LoadingCache
 from proxy.models import Deployment
 
 
@@ -77,26 +76,15 @@ def load() -> RouteTable:
     )
 
 
-_table: RouteTable | None = None
-_loaded_at = 0.0
-_lock: asyncio.Lock | None = None
+_snapshot: LoadingCache[None, RouteTable] = LoadingCache(
+    lambda _: load(), ttl=lambda: settings.PROXY_ROUTES_TTL_S, max_entries=1
+)
 
 
 async def current() -> RouteTable:
-    global _table, _loaded_at, _lock
-    if _table is not None and time.monotonic() - _loaded_at < settings.PROXY_ROUTES_TTL_S:
-        return _table
-    if _lock is None:
-        _lock = asyncio.Lock()
-    async with _lock:
-        if _table is None or time.monotonic() - _loaded_at >= settings.PROXY_ROUTES_TTL_S:
-            _table = await database_sync_to_async(load)()
-            _loaded_at = time.monotonic()
-    return _table
+    return await _snapshot.get(None)
 
 
 def invalidate() -> None:
     """Forget the snapshot (after loadroutes in this process, and in tests)."""
-    global _table, _lock
-    _table = None
-    _lock = None
+    _snapshot.clear()

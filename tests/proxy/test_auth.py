@@ -91,7 +91,7 @@ def test_last_used_is_recorded(asgi_server, tenancy):
 
 
 def test_the_key_cache_stays_bounded_under_made_up_keys(asgi_server, tenancy, monkeypatch):
-    monkeypatch.setattr(auth, "CACHE_MAX_ENTRIES", 5)
+    monkeypatch.setattr(auth._cache, "max_entries", 5)
     for i in range(12):
         r = httpx.get(
             asgi_server.url + "/v1/models", headers={"Authorization": f"Bearer jinf_fake{i}"}
