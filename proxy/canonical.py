@@ -14,6 +14,8 @@ Conventions:
   the part of `input` read from a prompt cache.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -138,7 +140,23 @@ Event = Start | TextDelta | ToolCallStart | ToolCallDelta | Finish | Usage
 
 
 class UpstreamFailed(Exception):
-    """The upstream's answer broke (bad JSON, an error event, a cut stream)."""
+    """The upstream's answer broke (bad JSON, an error event, a cut stream).
+
+    `partial` is what the same read yielded before the break (rendered bytes, or
+    canonical events), which still goes to the client ahead of the error."""
+
+    partial: list = []
+
+
+@contextmanager
+def carrying(partial: list) -> Iterator[None]:
+    """An UpstreamFailed raised inside leaves carrying `partial` (a list filled as the
+    read goes)."""
+    try:
+        yield
+    except UpstreamFailed as exc:
+        exc.partial = partial
+        raise
 
 
 @dataclass(slots=True)

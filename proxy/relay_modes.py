@@ -151,8 +151,16 @@ class _Translator:
         return self.parser.done
 
     def feed(self, raw: bytes) -> bytes:
+        try:
+            events = self.parser.feed(raw)
+        except UpstreamFailed as exc:
+            exc.partial = [self._render(exc.partial)]
+            raise
+        return self._render(events)
+
+    def _render(self, events: list) -> bytes:
         out = []
-        for event in self.parser.feed(raw):
+        for event in events:
             if isinstance(event, Usage):
                 self.usage = event
             elif isinstance(event, TextDelta):
@@ -231,6 +239,9 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
         await out.write(relay.end(), more=False)
         outcome.status, outcome.http_status = UsageStatus.OK, 200
     except (httpx.HTTPError, UpstreamFailed) as exc:
+        if isinstance(exc, UpstreamFailed) and exc.partial:
+            outcome.first_byte(call)
+            await out.write(b"".join(exc.partial), more=True)  # what came before the break
         outcome.error = f"The upstream provider failed mid-stream: {exc or type(exc).__name__}"[
             :300
         ]

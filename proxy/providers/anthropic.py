@@ -7,7 +7,7 @@ id. Answers come back with the client's model name and `cost` in their usage.
 import httpx
 import orjson
 
-from proxy.canonical import UpstreamFailed, Usage
+from proxy.canonical import UpstreamFailed, Usage, carrying
 from proxy.providers.anthropic_translate import (
     API_VERSION,
     build,
@@ -74,16 +74,17 @@ class NativeStreamRelay:
         self.done = False
 
     def feed(self, raw: bytes) -> bytes:
-        out = []
-        for name, data in self.decoder.feed(raw):
-            event = load_event(data)
-            kind = event.get("type") or name
-            if kind == "error":
-                error = event.get("error")
-                message = error.get("message") if isinstance(error, dict) else None
-                raise UpstreamFailed(str(message or "upstream error"))
-            self._rewrite(kind, event)
-            out.append(frame(orjson.dumps(event), event=name or str(kind)))
+        out: list[bytes] = []
+        with carrying(out):
+            for name, data in self.decoder.feed(raw):
+                event = load_event(data)
+                kind = event.get("type") or name
+                if kind == "error":
+                    error = event.get("error")
+                    message = error.get("message") if isinstance(error, dict) else None
+                    raise UpstreamFailed(str(message or "upstream error"))
+                self._rewrite(kind, event)
+                out.append(frame(orjson.dumps(event), event=name or str(kind)))
         return b"".join(out)
 
     def _rewrite(self, kind: object, event: dict) -> None:

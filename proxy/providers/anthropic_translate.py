@@ -20,6 +20,7 @@ from proxy.canonical import (
     ToolChoice,
     UpstreamFailed,
     Usage,
+    carrying,
 )
 from proxy.sse import SSEDecoder, load_event
 from proxy.table import DeploymentEntry
@@ -234,9 +235,10 @@ class MessagesStreamParser:
 
     def feed(self, raw: bytes) -> list[Event]:
         events: list[Event] = []
-        for name, data in self.decoder.feed(raw):
-            event = load_event(data)
-            self._event(event.get("type") or name, event, events)
+        with carrying(events):
+            for name, data in self.decoder.feed(raw):
+                event = load_event(data)
+                self._event(event.get("type") or name, event, events)
         return events
 
     def _event(self, kind: object, event: dict, events: list[Event]) -> None:

@@ -7,7 +7,7 @@ and streams ask for usage. Answers come back with the client's model name and `c
 import httpx
 import orjson
 
-from proxy.canonical import UpstreamFailed, Usage
+from proxy.canonical import UpstreamFailed, Usage, carrying
 from proxy.providers.openai_translate import build, parse_answer, post, stream_parser
 from proxy.sse import SSEDecoder, frame, load_event
 from proxy.table import DeploymentEntry
@@ -58,20 +58,21 @@ class StreamRelay:
         self.done = False
 
     def feed(self, raw: bytes) -> bytes:
-        out = []
-        for _event, data in self.decoder.feed(raw):
-            if data == DONE:
-                self.done = True
-                out.append(frame(DONE))
-                continue
-            chunk = load_event(data)
-            if "error" in chunk:
-                raise UpstreamFailed(
-                    str((chunk.get("error") or {}).get("message") or "upstream error")
-                )
-            rendered = self._rewrite(chunk)
-            if rendered is not None:
-                out.append(frame(orjson.dumps(rendered)))
+        out: list[bytes] = []
+        with carrying(out):
+            for _event, data in self.decoder.feed(raw):
+                if data == DONE:
+                    self.done = True
+                    out.append(frame(DONE))
+                    continue
+                chunk = load_event(data)
+                if "error" in chunk:
+                    raise UpstreamFailed(
+                        str((chunk.get("error") or {}).get("message") or "upstream error")
+                    )
+                rendered = self._rewrite(chunk)
+                if rendered is not None:
+                    out.append(frame(orjson.dumps(rendered)))
         return b"".join(out)
 
     def _rewrite(self, chunk: dict) -> dict | None:

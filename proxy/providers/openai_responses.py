@@ -7,7 +7,7 @@ completions instead, through the canonical model."""
 import httpx
 import orjson
 
-from proxy.canonical import UpstreamFailed, Usage
+from proxy.canonical import UpstreamFailed, Usage, carrying
 from proxy.providers.openai_translate import post
 from proxy.sse import SSEDecoder, frame, load_event
 from proxy.table import DeploymentEntry
@@ -64,20 +64,21 @@ class NativeStreamRelay:
         self.done = False
 
     def feed(self, raw: bytes) -> bytes:
-        out = []
-        for name, data in self.decoder.feed(raw):
-            event = load_event(data)
-            kind = event.get("type") or name
-            if kind == "error":
-                raise UpstreamFailed(str(event.get("message") or "upstream error"))
-            if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
-                self.generated_chars += len(event.get("delta") or "")
-            response = event.get("response")
-            if isinstance(response, dict):
-                if kind in TERMINAL:
-                    self.done = True
-                    response, self.usage = rewrite_answer(response, self.model, self.price)
-                else:
-                    response["model"] = self.model
-            out.append(frame(orjson.dumps(event), kind))
+        out: list[bytes] = []
+        with carrying(out):
+            for name, data in self.decoder.feed(raw):
+                event = load_event(data)
+                kind = event.get("type") or name
+                if kind == "error":
+                    raise UpstreamFailed(str(event.get("message") or "upstream error"))
+                if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
+                    self.generated_chars += len(event.get("delta") or "")
+                response = event.get("response")
+                if isinstance(response, dict):
+                    if kind in TERMINAL:
+                        self.done = True
+                        response, self.usage = rewrite_answer(response, self.model, self.price)
+                    else:
+                        response["model"] = self.model
+                out.append(frame(orjson.dumps(event), kind))
         return b"".join(out)

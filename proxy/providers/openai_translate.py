@@ -17,6 +17,7 @@ from proxy.canonical import (
     ToolCallStart,
     UpstreamFailed,
     Usage,
+    carrying,
 )
 from proxy.sse import SSEDecoder, load_event
 from proxy.table import DeploymentEntry, ProviderEntry
@@ -144,14 +145,17 @@ class ChatStreamParser:
 
     def feed(self, raw: bytes) -> list[Event]:
         events: list[Event] = []
-        for _name, data in self.decoder.feed(raw):
-            if data == b"[DONE]":
-                self.done = True
-                continue
-            chunk = load_event(data)
-            if chunk.get("error"):
-                raise UpstreamFailed(str((chunk["error"] or {}).get("message") or "upstream error"))
-            self._chunk(chunk, events)
+        with carrying(events):
+            for _name, data in self.decoder.feed(raw):
+                if data == b"[DONE]":
+                    self.done = True
+                    continue
+                chunk = load_event(data)
+                if chunk.get("error"):
+                    raise UpstreamFailed(
+                        str((chunk["error"] or {}).get("message") or "upstream error")
+                    )
+                self._chunk(chunk, events)
         return events
 
     def _chunk(self, chunk: dict, events: list[Event]) -> None:
