@@ -91,3 +91,19 @@ def test_every_routed_request_yields_one_record(asgi_server, routes, transaction
     assert rows[0].api_key_id == tenant.key.pk and rows[0].organization_id == tenant.org.pk
     assert rows[0].provider == "sandbox" and rows[0].deployment_id is not None
     assert rows[0].latency_ms > 0
+
+
+def test_a_written_record_reads_back_field_for_field(tenant):
+    from dataclasses import fields
+
+    event = UsageEvent(
+        request_id="req_roundtrip", organization_id=tenant.org.pk, api_key_id=tenant.key.pk,
+        endpoint="messages", model="demo", status="client_abort", http_status=499,
+        provider="p", upstream_model="u", deployment_id=None, streamed=True,
+        input_tokens=7, output_tokens=3, cached_tokens=2, tokens_estimated=True,
+        cost_pico=42, latency_ms=1.5, ttft_ms=None, attempts=2, error="gone",
+    )  # fmt: skip
+    assert usage_record_batch([event]) == 1
+    row = UsageRecord.objects.get(request_id="req_roundtrip")
+    for f in fields(UsageEvent):
+        assert getattr(row, f.name) == getattr(event, f.name), f.name
