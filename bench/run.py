@@ -45,10 +45,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--workers", type=int, default=2, help="server processes of each proxy (default 2)"
     )
+    p.add_argument(
+        "--server",
+        choices=["uvicorn", "granian"],
+        default="uvicorn",
+        help="the ASGI server under the gateway (default uvicorn, the production choice)",
+    )
     return p.parse_args(argv)
 
 
-def versions(targets: list[Target]) -> dict[str, str]:
+def versions(targets: list[Target], server: str) -> dict[str, str]:
+    import importlib.metadata as metadata
+
+    import aiohttp
     import django
     import uvicorn
 
@@ -58,7 +67,8 @@ def versions(targets: list[Target]) -> dict[str, str]:
     ).stdout
     out = {"python": platform.python_version(), "uvicorn": uvicorn.__version__, "django": django.__version__,
            "wrk": wrk.strip(), "cores": str(os.cpu_count()), "machine": platform.platform(),
-           "commit": commit.strip()}  # fmt: skip
+           "commit": commit.strip(), "aiohttp": aiohttp.__version__,
+           "server": f"{server} {metadata.version(server)}"}  # fmt: skip
     out.update({f"{t.name}": t.version for t in targets if t.version})
     return out
 
@@ -77,7 +87,9 @@ def start_targets(args: argparse.Namespace, workdir: Path, targets: list[Target]
         print(f"starting {name} …", flush=True)
         env = make_db(workdir)
         key = prepare_gateway_db(env, upstream, workdir, name)
-        targets.append(start_gateway(name, env, key, workdir, workers=args.workers))
+        targets.append(
+            start_gateway(name, env, key, workdir, workers=args.workers, server=args.server)
+        )
     if not args.skip_litellm:
         print("starting litellm …", flush=True)
         targets.append(start_litellm(upstream, workdir, workers=args.workers))
@@ -127,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                               f"p50 {result['p50'] or 0:8.2f} ms  p99 {result['p99'] or 0:8.2f} ms  "
                               f"{result['rps']:8.0f}/s  errors {result['errors']}  "
                               f"({time.monotonic() - t0:.0f} s)", flush=True)  # fmt: skip
-        meta = versions(targets)
+        meta = versions(targets, args.server)
     finally:
         for target in reversed(targets):
             target.stop()

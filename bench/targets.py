@@ -191,15 +191,31 @@ def prepare_gateway_db(env: dict[str, str], upstream_base: str, workdir: Path, t
     )
 
 
+def server_command(server: str, port: int, workers: int) -> list[str]:
+    """The ASGI server serving the gateway: `uvicorn` (httptools, uvloop) or `granian`."""
+    venv_bin = ROOT / ".venv" / "bin"
+    if server == "granian":
+        if not (venv_bin / "granian").exists():
+            raise SystemExit("--server granian needs it in the venv: .venv/bin/pip install granian")
+        return [str(venv_bin / "granian"), "--interface", "asgi", "platform_site.asgi:application",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                "--loop", "uvloop", "--log-level", "warning"]  # fmt: skip
+    return [str(venv_bin / "uvicorn"), "platform_site.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--no-access-log", "--lifespan", "on", "--log-level", "warning"]  # fmt: skip
+
+
 def start_gateway(
-    name: str, env: dict[str, str], key: str, workdir: Path, workers: int = 2
+    name: str,
+    env: dict[str, str],
+    key: str,
+    workdir: Path,
+    workers: int = 2,
+    server: str = "uvicorn",
 ) -> Target:
     port = free_port()
     log = workdir / f"{name}.log"
-    cmd = [str(ROOT / ".venv" / "bin" / "uvicorn"), "platform_site.asgi:application",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--no-access-log", "--lifespan", "on", "--log-level", "warning"]  # fmt: skip
-    proc = spawn(cmd, log, env)
+    proc = spawn(server_command(server, port, workers), log, env)
     target = Target(name, f"http://127.0.0.1:{port}/v1", f"Bearer {key}", [proc])
     wait_ready(f"http://127.0.0.1:{port}/v1/models", proc, log)
     return target
