@@ -2,16 +2,17 @@
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import APIKey
-from billing.models import LedgerKind, UsageRecord
+from billing.models import LedgerKind
 from billing.services import credits_apply
+from billing.usage_rows import insert_new
 
 
 @dataclass(slots=True)
@@ -41,19 +42,6 @@ class UsageEvent:
     created_at: datetime = field(default_factory=timezone.now)
 
 
-# The record's columns, each filled from the event field of the same attribute name.
-# Rows go in through raw SQL: the ORM's bulk_create costs ~0.2 ms of Python a row,
-# holding the GIL that the proxy's event loop needs (p99 spikes on /v1).
-_EVENT_FIELDS = frozenset(f.name for f in fields(UsageEvent))
-_COLUMNS = tuple(
-    f for f in UsageRecord._meta.concrete_fields if not f.primary_key and f.attname in _EVENT_FIELDS
-)
-assert {f.attname for f in _COLUMNS} == _EVENT_FIELDS, "UsageEvent and UsageRecord drifted apart"
-# Rows per INSERT: 20 columns x 400 = 8,000 parameters, under SQLite's 32,766 and
-# Postgres' 65,535.
-INSERT_ROWS = 400
-
-
 def cost_pico(
     *,
     input_tokens: int,
@@ -80,7 +68,7 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
         return 0
     unique = list({e.request_id: e for e in reversed(events)}.values())
     with transaction.atomic():
-        written = _insert(unique)
+        written = insert_new(unique)
         debits: dict[int, int] = defaultdict(int)
         spent: dict[int, int] = defaultdict(int)
         for event in unique:
@@ -100,38 +88,3 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
                     reason="Usage",
                 )
     return len(written)
-
-
-def _insert(events: Sequence[UsageEvent]) -> set[str]:
-    """One multi-row INSERT per INSERT_ROWS events, skipping request ids already
-    written; returns the request ids it wrote."""
-    ops = connection.ops
-    names = [f.attname for f in _COLUMNS]
-    at = names.index("created_at")
-    columns = ", ".join(ops.quote_name(f.column) for f in _COLUMNS)
-    table = ops.quote_name(UsageRecord._meta.db_table)
-    row_marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-    written: set[str] = set()
-    with connection.cursor() as cursor:
-        for start in range(0, len(events), INSERT_ROWS):
-            chunk = events[start : start + INSERT_ROWS]
-            ids = [e.request_id for e in chunk]
-            cursor.execute(
-                f"SELECT request_id FROM {table} WHERE request_id IN ({', '.join(['%s'] * len(ids))})",
-                ids,
-            )
-            seen = {r[0] for r in cursor.fetchall()}
-            fresh = [e for e in chunk if e.request_id not in seen]
-            if not fresh:
-                continue
-            params = []
-            for event in fresh:
-                row = [getattr(event, name) for name in names]
-                row[at] = ops.adapt_datetimefield_value(row[at])
-                params += row
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_marks] * len(fresh))}",
-                params,
-            )
-            written.update(e.request_id for e in fresh)
-    return written
