@@ -229,7 +229,7 @@ def _native_stream_relay(call: Call) -> _Native:
 async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, relay) -> None:
     await out.open(200, [*SSE_HEADERS, outcome.overhead_header(call)])
     try:
-        async for chunk in opened.body():
+        async for chunk in _first_event_apart(opened.body()):
             data = relay.feed(chunk)
             if data:
                 outcome.first_byte(call)
@@ -253,6 +253,20 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
         else:
             outcome.charge(call, estimate(call, relay.generated_chars), estimated=True)
         await opened.response.aclose()
+
+
+async def _first_event_apart(chunks):
+    """The upstream's reads, the first one cut after its first event: when a read holds
+    many events, the first goes to the client before the rest are rewritten."""
+    first = True
+    async for chunk in chunks:
+        if first:
+            first = False
+            cut = chunk.find(b"\n\n") + 2
+            if 1 < cut < len(chunk):
+                yield chunk[:cut]
+                chunk = chunk[cut:]
+        yield chunk
 
 
 async def _pass_error(call: Call, opened: Opened, out: ClientOut, outcome: Outcome) -> None:

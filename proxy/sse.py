@@ -14,17 +14,21 @@ class SSEDecoder:
         self._buffer = b""
 
     def feed(self, chunk: bytes) -> Iterator[tuple[str | None, bytes]]:
-        self._buffer += chunk
-        if b"\r" in self._buffer:
-            self._buffer = self._buffer.replace(b"\r\n", b"\n")
-        while True:
-            end = self._buffer.find(b"\n\n")
-            if end < 0:
-                return
-            raw, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
-            event = _parse(raw)
-            if event is not None:
-                yield event
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        start = 0  # walked by index: slicing the rest off after each event is quadratic
+        try:
+            while True:
+                end = buffer.find(b"\n\n", start)
+                if end < 0:
+                    return
+                event = _parse(buffer[start:end])
+                start = end + 2
+                if event is not None:
+                    yield event
+        finally:
+            self._buffer = buffer[start:]
 
     @property
     def pending(self) -> bytes:
