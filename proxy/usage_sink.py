@@ -8,8 +8,9 @@ events and is retried. `drain()` writes everything now, for a graceful shutdown.
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
-from channels.db import database_sync_to_async
+from django.db import close_old_connections
 
 from billing.usage import UsageEvent, usage_record_batch
 
@@ -20,12 +21,23 @@ BATCH_SIZE = 500
 RETRY_DELAY_S = 1.0
 
 
+def _write(batch: list[UsageEvent]) -> int:
+    """In the sink's own thread, with its own database connection: a slow write never
+    holds up the cache reloads that share Channels' database thread."""
+    close_old_connections()
+    try:
+        return usage_record_batch(batch)
+    finally:
+        close_old_connections()
+
+
 class UsageSink:
     def __init__(self) -> None:
         self._queue: list[UsageEvent] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._write_lock = asyncio.Lock()
+        self._writer = ThreadPoolExecutor(1, "usage-writer")
 
     def emit(self, event: UsageEvent) -> None:
         self._queue.append(event)
@@ -54,7 +66,7 @@ class UsageSink:
             if not batch:
                 return True
             try:
-                await database_sync_to_async(usage_record_batch)(batch)
+                await asyncio.get_running_loop().run_in_executor(self._writer, _write, batch)
             except Exception:
                 log.exception("Writing %d usage records failed; will retry.", len(batch))
                 return False
