@@ -48,6 +48,14 @@ def _parse(raw: bytes) -> tuple[str | None, bytes] | None:
     return name, b"\n".join(data)
 
 
+def typed_events(decoder: SSEDecoder, raw: bytes) -> Iterator[tuple[str | None, dict, object]]:
+    """(event name, JSON object, its type) for each complete event; the type is the
+    object's own `type`, else the event name (Anthropic and Responses streams)."""
+    for name, data in decoder.feed(raw):
+        event = load_event(data)
+        yield name, event, event.get("type") or name
+
+
 def frame(data: bytes, event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + data + b"\n\n"

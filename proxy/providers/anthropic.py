@@ -16,7 +16,7 @@ from proxy.providers.anthropic_translate import (
     stream_parser,
     usage_of,
 )
-from proxy.sse import SSEDecoder, frame, load_event
+from proxy.sse import SSEDecoder, frame, typed_events
 from proxy.table import DeploymentEntry
 
 __all__ = [
@@ -76,9 +76,7 @@ class NativeStreamRelay:
     def feed(self, raw: bytes) -> bytes:
         out: list[bytes] = []
         with carrying(out):
-            for name, data in self.decoder.feed(raw):
-                event = load_event(data)
-                kind = event.get("type") or name
+            for name, event, kind in typed_events(self.decoder, raw):
                 if kind == "error":
                     error = event.get("error")
                     message = error.get("message") if isinstance(error, dict) else None

@@ -22,7 +22,7 @@ from proxy.canonical import (
     Usage,
     carrying,
 )
-from proxy.sse import SSEDecoder, load_event
+from proxy.sse import SSEDecoder, typed_events
 from proxy.table import DeploymentEntry
 from proxy.upstream import client, timeout_for
 
@@ -236,9 +236,8 @@ class MessagesStreamParser:
     def feed(self, raw: bytes) -> list[Event]:
         events: list[Event] = []
         with carrying(events):
-            for name, data in self.decoder.feed(raw):
-                event = load_event(data)
-                self._event(event.get("type") or name, event, events)
+            for _name, event, kind in typed_events(self.decoder, raw):
+                self._event(kind, event, events)
         return events
 
     def _event(self, kind: object, event: dict, events: list[Event]) -> None:

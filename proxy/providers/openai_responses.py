@@ -9,7 +9,7 @@ import orjson
 
 from proxy.canonical import UpstreamFailed, Usage, carrying
 from proxy.providers.openai_translate import post
-from proxy.sse import SSEDecoder, frame, load_event
+from proxy.sse import SSEDecoder, frame, typed_events
 from proxy.table import DeploymentEntry
 
 _without: set[str] = set()  # names of providers whose /responses answered 404 or 405
@@ -66,9 +66,7 @@ class NativeStreamRelay:
     def feed(self, raw: bytes) -> bytes:
         out: list[bytes] = []
         with carrying(out):
-            for name, data in self.decoder.feed(raw):
-                event = load_event(data)
-                kind = event.get("type") or name
+            for _name, event, kind in typed_events(self.decoder, raw):
                 if kind == "error":
                     raise UpstreamFailed(str(event.get("message") or "upstream error"))
                 if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
