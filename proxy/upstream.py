@@ -12,6 +12,7 @@ no cookies, auth flows or redirects (upstream calls never follow one).
 
 import asyncio
 import contextlib
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -67,6 +68,9 @@ class UpstreamClient:
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE_S),
             auto_decompress=False,
             skip_auto_headers=SKIP_AUTO_HEADERS,
+            # HTTP(S)_PROXY and NO_PROXY are honoured as httpx did; read per request only
+            # when one is set, since aiohttp then parses the environment on every call.
+            trust_env=bool(urllib.request.getproxies()),
         )
 
     @property
