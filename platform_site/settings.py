@@ -96,9 +96,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Persistent connections on both: the proxy's cache reloads and usage writes run in one
-# worker thread, and opening SQLite afresh (with its PRAGMAs) each time costs more than
-# the query.
+# Persistent connections on both: the proxy's cache reloads and usage writes run in
+# long-lived threads, and opening SQLite afresh (with its PRAGMAs) each time costs more
+# than the query.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

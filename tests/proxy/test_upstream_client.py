@@ -47,6 +47,17 @@ async def call(url: str, *, timeout_s: float = 5.0, stream: bool = False) -> htt
         await client.aclose()
 
 
+def against(handler, *, path: str = "/v1/x", **kwargs) -> httpx.Response:
+    """One call to a loopback server answering with `handler`."""
+
+    async def scenario():
+        server, base = await serve(handler)
+        async with server:
+            return await call(base + path, **kwargs)
+
+    return asyncio.run(scenario())
+
+
 def test_a_whole_answer_and_a_streamed_one() -> None:
     async def handler(reader, writer):
         await read_request(reader)
@@ -61,14 +72,7 @@ def test_a_whole_answer_and_a_streamed_one() -> None:
         await writer.drain()
         writer.close()
 
-    async def scenario():
-        server, base = await serve(handler)
-        async with server:
-            whole = await call(base + "/v1/x")
-            streamed = await call(base + "/v1/x", stream=True)
-        return whole, streamed
-
-    whole, streamed = asyncio.run(scenario())
+    whole, streamed = against(handler), against(handler, stream=True)
     assert whole.status_code == 200 and whole.content == b"data: 1\n\ndata: 2\n\n"
     assert whole.headers["content-type"] == "text/event-stream"
     assert streamed._collected == [b"data: 1\n\n", b"data: 2\n\n"]  # as they came
@@ -90,13 +94,8 @@ def test_a_close_before_any_answer_is_a_transport_error() -> None:
         await read_request(reader)
         writer.close()
 
-    async def scenario():
-        server, base = await serve(handler)
-        async with server:
-            await call(base + "/v1/x")
-
     with pytest.raises(httpx.TransportError) as caught:
-        asyncio.run(scenario())
+        against(handler)
     assert not isinstance(caught.value, httpx.TimeoutException)
 
 
@@ -105,13 +104,8 @@ def test_no_answer_within_the_timeout_is_a_read_timeout() -> None:
         await read_request(reader)
         await asyncio.sleep(2)
 
-    async def scenario():
-        server, base = await serve(handler)
-        async with server:
-            await call(base + "/v1/x", timeout_s=0.3)
-
     with pytest.raises(httpx.ReadTimeout):
-        asyncio.run(scenario())
+        against(handler, timeout_s=0.3)
 
 
 def test_a_body_cut_short_is_a_read_error() -> None:
@@ -121,13 +115,8 @@ def test_a_body_cut_short_is_a_read_error() -> None:
         await writer.drain()
         writer.close()
 
-    async def scenario():
-        server, base = await serve(handler)
-        async with server:
-            await call(base + "/v1/x", stream=True)
-
     with pytest.raises(httpx.ReadError):
-        asyncio.run(scenario())
+        against(handler, stream=True)
 
 
 def test_the_proxy_environment_is_honoured(monkeypatch) -> None:
