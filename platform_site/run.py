@@ -32,7 +32,7 @@ def commands() -> dict[str, list[str]]:
         "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "1",
                    "--without-gossip", "--without-mingle"],
         "beat": [*celery, "beat", "--loglevel", "INFO"],
-        "sandbox": [sys.executable, "-m", "proxy.sandbox",
+        "sandbox": [sys.executable, "-m", "sandbox",
                     "--host", "127.0.0.1", "--port", SANDBOX_PORT],
     }  # fmt: skip
 

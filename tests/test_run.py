@@ -59,7 +59,7 @@ def test_run_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path, free_port):
         children = psutil.Process(runner.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
         assert "uvicorn" in names and " worker" in names and " beat" in names
-        assert "proxy.sandbox" in names
+        assert "sandbox" in names
 
         # The newcomer's first call: a streamed answer from the demo model, no internet.
         client = openai.OpenAI(base_url=url + "/v1", api_key=demo_key, max_retries=0)

@@ -12,7 +12,7 @@ from billing.money import PICO_PER_USD
 from billing.services import credits_grant
 from proxy import auth, balancer, credits, limits, table
 from proxy.routes_file import apply
-from proxy.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 from tests.processes import wait_for
 
 # USD per million tokens: input 1.5, output 2.25, cached input 0.375.

@@ -4,7 +4,7 @@ import anthropic
 import openai
 import pytest
 
-from proxy.sandbox import SandboxServer
+from sandbox import SandboxServer
 
 
 @pytest.fixture(scope="module")

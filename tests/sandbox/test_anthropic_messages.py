@@ -3,7 +3,7 @@ import json
 import anthropic
 import httpx
 
-from proxy.sandbox import SandboxServer
+from sandbox import SandboxServer
 
 HELLO = [{"role": "user", "content": "hi there"}]
 WEATHER = {

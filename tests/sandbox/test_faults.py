@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from proxy.sandbox import SandboxServer
+from sandbox import SandboxServer
 
 HELLO = [{"role": "user", "content": "hi there"}]
 

@@ -3,7 +3,7 @@ import json
 import openai
 import pytest
 
-from proxy.sandbox import SandboxServer
+from sandbox import SandboxServer
 
 WEATHER = {
     "type": "function",

@@ -3,7 +3,7 @@ import struct
 
 import openai
 
-from proxy.sandbox.openai_embeddings import vector
+from sandbox.openai_embeddings import vector
 
 
 def test_legacy_completion(oai: openai.OpenAI) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from proxy.sandbox.options import Options, OptionsError, Settings, parse_model
+from sandbox.options import Options, OptionsError, Settings, parse_model
 
 
 def test_plain_model_has_defaults() -> None:

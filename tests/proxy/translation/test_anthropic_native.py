@@ -11,7 +11,7 @@ from anthropic.types import Message as SDKMessage
 
 from proxy.canonical import UpstreamFailed, Usage
 from proxy.providers import anthropic
-from proxy.sandbox import SandboxServer
+from sandbox import SandboxServer
 from proxy.sse import SSEDecoder
 from proxy.table import DeploymentEntry, ProviderEntry
 from proxy.upstream import aclose_all, client

@@ -8,7 +8,7 @@ import pytest
 
 from proxy.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolChoice
 from proxy.errors import ProxyError
-from proxy.sandbox import SandboxServer
+from sandbox import SandboxServer
 from proxy.shapes import anthropic as shape
 
 WEATHER = {

@@ -22,7 +22,7 @@ from proxy.canonical import (
     Usage,
 )
 from proxy.providers import anthropic
-from proxy.sandbox import SandboxServer
+from sandbox import SandboxServer
 from proxy.table import DeploymentEntry, ProviderEntry
 from proxy.upstream import aclose_all, client
 

@@ -1,4 +1,4 @@
-"""`python -m proxy.sandbox --port 8001`: the fake upstream in the foreground."""
+"""`python -m sandbox --port 8001`: the fake upstream in the foreground."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .options import Settings
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m proxy.sandbox",
+        prog="python -m sandbox",
         description="A deterministic fake OpenAI/Anthropic upstream with fault injection.",
     )
     parser.add_argument("--host", default="127.0.0.1")
