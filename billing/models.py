@@ -66,6 +66,7 @@ class UsageRecord(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
     # True when the upstream never reported usage (a stream cut short) and the counts
     # are the gateway's own estimate of what was consumed.
     tokens_estimated = models.BooleanField(default=False)

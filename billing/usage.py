@@ -33,6 +33,7 @@ class UsageEvent:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     tokens_estimated: bool = False
     cost_pico: int = 0
     latency_ms: float = 0.0
@@ -50,13 +51,21 @@ def cost_pico(
     input_price: int,
     output_price: int,
     cached_input_price: int | None,
+    cache_write_tokens: int = 0,
+    cache_write_price: int | None = None,
 ) -> int:
     """Exact cost in pico-USD. Prices are micro-USD per million tokens, so one token at
-    price p costs p pico-USD. `input_tokens` includes the cached ones."""
+    price p costs p pico-USD. `input_tokens` includes the cache reads (`cached_tokens`)
+    and the cache writes, each priced at its own price (the input price when unset)."""
     cached = min(cached_tokens, input_tokens)
+    written = min(cache_write_tokens, input_tokens - cached)
     cached_price = input_price if cached_input_price is None else cached_input_price
+    write_price = input_price if cache_write_price is None else cache_write_price
     return (
-        (input_tokens - cached) * input_price + cached * cached_price + output_tokens * output_price
+        (input_tokens - cached - written) * input_price
+        + cached * cached_price
+        + written * write_price
+        + output_tokens * output_price
     )
 
 

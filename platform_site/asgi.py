@@ -12,7 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from platform_site.lifespan import with_lifespan  # noqa: E402
-from proxy.routing import http_urlpatterns as proxy_http  # noqa: E402
+from proxy.urls import http_urlpatterns as proxy_http  # noqa: E402
 
 application = with_lifespan(
     ProtocolTypeRouter({"http": URLRouter([*proxy_http, re_path(r"", django_asgi_app)])})

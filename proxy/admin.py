@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from proxy.models import Deployment, ModelRoute, Provider
+from proxy.models import Deployment, ModelRoute, Provider, kind_choices
 
 
 class ProviderForm(forms.ModelForm):
@@ -10,6 +10,8 @@ class ProviderForm(forms.ModelForm):
         label="API key", required=False, widget=forms.PasswordInput(render_value=False),
         help_text="Stored encrypted. Leave empty to keep the current key.",
     )  # fmt: skip
+
+    kind = forms.ChoiceField(choices=kind_choices)  # the adapters' registry, not a migration
 
     class Meta:
         model = Provider

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts import keys
 from accounts.models import APIKey
-from proxy.errors import ProxyError, unauthorized
 from proxy.loading_cache import LoadingCache
+from proxy.translate.errors import ProxyError, unauthorized
 
 CACHE_TTL_S = 2.0
 CACHE_MAX_ENTRIES = 100_000

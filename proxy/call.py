@@ -12,8 +12,9 @@ from billing.models import UsageStatus
 from billing.money import PICO_PER_USD
 from billing.usage import cost_pico
 from proxy.auth import KeyInfo
-from proxy.canonical import ChatRequest, Usage
 from proxy.table import DeploymentEntry, ModelEntry
+from proxy.translate.canonical import ChatRequest, Cost, Usage
+from proxy.translate.shapes import SHAPES
 
 
 class ClientOut(Protocol):
@@ -24,15 +25,21 @@ class ClientOut(Protocol):
 @dataclass
 class Call:
     request_id: str
-    endpoint: str  # chat | completions | embeddings | messages | responses
+    endpoint: str  # chat | completions | embeddings | messages | count_tokens | responses
     key: KeyInfo
     model: ModelEntry
     body: dict
-    # The canonical form, parsed by the consumer (messages, responses) or on the first
-    # deployment that needs a translation (chat).
-    canonical: ChatRequest | None = None
     client_headers: dict[bytes, bytes] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    # The canonical form, parsed on the first deployment that needs a translation: a
+    # native call never reads more of the body than model and stream.
+    canonical: ChatRequest | None = None
+
+    def canonical_request(self) -> ChatRequest:
+        """The body in canonical form; the shape's 400 naming the field if it has none."""
+        if self.canonical is None:
+            self.canonical = SHAPES[self.endpoint].parse(self.body)
+        return self.canonical
 
     @property
     def stream(self) -> bool:
@@ -42,18 +49,21 @@ class Call:
     def include_usage(self) -> bool:
         if self.endpoint in ("messages", "responses"):
             return True
-        return bool((self.body.get("stream_options") or {}).get("include_usage"))
+        options = self.body.get("stream_options")
+        return isinstance(options, dict) and options.get("include_usage") is True
 
-    def price(self, usage: Usage) -> tuple[int, float]:
+    def price(self, usage: Usage) -> Cost:
         pico = cost_pico(
             input_tokens=usage.input,
             output_tokens=usage.output,
             cached_tokens=usage.cached,
+            cache_write_tokens=usage.cache_write,
             input_price=self.model.input_price,
             output_price=self.model.output_price,
             cached_input_price=self.model.cached_input_price,
+            cache_write_price=self.model.cache_write_price,
         )
-        return pico, float(Decimal(pico) / PICO_PER_USD)
+        return Cost(pico, float(Decimal(pico) / PICO_PER_USD))
 
 
 @dataclass
@@ -70,15 +80,20 @@ class Outcome:
     attempts: int = 0
     error: str = ""
     upstream_s: float = 0.0  # time spent waiting on upstreams, all attempts
+    native: bool = True  # the answering deployment is served natively
 
-    def overhead_header(self, call: Call) -> tuple[bytes, bytes]:
-        """`x-jinf-overhead-ms`: the gateway's own time so far, upstream waits excluded."""
+    def headers(self, call: Call) -> list[tuple[bytes, bytes]]:
+        """`x-jinf-overhead-ms`: the gateway's own time so far, upstream waits excluded;
+        `x-jinf-dropped`: what a translation left out, when it left anything."""
         own = time.perf_counter() - call.started - self.upstream_s
-        return (b"x-jinf-overhead-ms", b"%.3f" % (max(own, 0.0) * 1000))
+        out = [(b"x-jinf-overhead-ms", b"%.3f" % (max(own, 0.0) * 1000))]
+        if call.canonical is not None and call.canonical.dropped and not self.native:
+            out.append((b"x-jinf-dropped", ", ".join(call.canonical.dropped).encode()))
+        return out
 
     def charge(self, call: Call, usage: Usage | None, *, estimated: bool = False) -> None:
         self.usage, self.estimated = usage, estimated
-        self.cost_pico = call.price(usage)[0] if usage is not None else 0
+        self.cost_pico = call.price(usage).pico if usage is not None else 0
 
     def first_byte(self, call: Call) -> None:
         if self.ttft_ms is None:

@@ -12,12 +12,12 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from proxy import gate, limits, relay_modes
+from proxy import gate, limits
 from proxy.call import Call
-from proxy.errors import ProxyError
 from proxy.relay import relay
-from proxy.upstream import client
-from proxy.validation import bad_request, parse_body
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes import SHAPES
+from proxy.validation import parse_body
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class V1Consumer(AsyncHttpConsumer):
         if err.status in (429, 503):
             headers.append((b"retry-after", (err.retry_after or "1").encode()))
         await self.open(err.status, headers)
-        await self.write(relay_modes.shape(self.endpoint).error_body(err), more=False)
+        await self.write(SHAPES[self.endpoint].error_body(err), more=False)
 
     # -- the ClientOut protocol of proxy.relay ----------------------------------------
     async def open(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -121,82 +121,21 @@ class V1Consumer(AsyncHttpConsumer):
 
 
 class RelayConsumer(V1Consumer):
-    """POST endpoints relayed to a deployment."""
+    """POST endpoints relayed to a deployment: authenticate, admit, limit, relay."""
 
     async def serve(self, body: bytes) -> None:
         if self.scope["method"] != "POST":
             raise ProxyError(405, f"Use POST for {self.scope['path']}.", code="method_not_allowed")
-        key = await gate.authenticate(self.headers_in, allow_x_api_key=self.endpoint == "messages")
-        data, canonical = self.parse(body)
+        key = await gate.authenticate(
+            self.headers_in, allow_x_api_key=SHAPES[self.endpoint] is SHAPES["messages"]
+        )
+        data = parse_body(body, self.endpoint)
         model = await gate.admit(key, data["model"])
         quota = await limits.check(key)
         if quota is not None:
             self.extra_headers = quota.headers()
-        call = Call(
-            self.request_id,
-            self.endpoint,
-            key,
-            model,
-            data,
-            canonical,
-            self.headers_in,
-            self.arrived,
-        )
+        call = Call(self.request_id, self.endpoint, key, model, data, self.headers_in, self.arrived)
         await relay(call, self)
-
-    def parse(self, body: bytes):
-        data = parse_body(body, self.endpoint)
-        if self.endpoint == "embeddings" and data.get("stream"):
-            raise bad_request("Embeddings cannot be streamed.", "stream")
-        return data, None
-
-
-class TranslatedShapeConsumer(RelayConsumer):
-    """Shapes whose own parser validates and gives the canonical form up front."""
-
-    def parse(self, body: bytes):
-        data = parse_body(body, "object")
-        return data, relay_modes.shape(self.endpoint).parse(data)
-
-
-class MessagesConsumer(TranslatedShapeConsumer):
-    endpoint = "messages"
-
-
-class ResponsesConsumer(TranslatedShapeConsumer):
-    endpoint = "responses"
-
-
-class CountTokensConsumer(V1Consumer):
-    """Anthropic's count_tokens, answered by the model's Anthropic deployment."""
-
-    endpoint = "messages"
-
-    async def serve(self, body: bytes) -> None:
-        if self.scope["method"] != "POST":
-            raise ProxyError(
-                405, "Use POST for /v1/messages/count_tokens.", code="method_not_allowed"
-            )
-        key = await gate.authenticate(self.headers_in, allow_x_api_key=True)
-        data = parse_body(body, "object")
-        if not isinstance(data.get("model"), str):
-            raise bad_request("Missing required parameter: 'model'.", "model")
-        model = await gate.admit(key, data["model"])
-        deployment = next((d for d in model.deployments if d.provider.kind == "anthropic"), None)
-        if deployment is None:
-            raise ProxyError(
-                400,
-                f"The model '{model.name}' has no Anthropic deployment, so tokens cannot be counted upstream.",
-                param="model",
-                code="unsupported",
-            )
-        request = relay_modes.build_native(
-            deployment, Call(self.request_id, "messages", key, model, data, None, self.headers_in)
-        )
-        request.url = request.url.copy_with(path=request.url.path + "/count_tokens")
-        response = await client().send(request)
-        await self.open(response.status_code, [(b"content-type", b"application/json")])
-        await self.write(response.content, more=False)
 
 
 class ChatCompletionsConsumer(RelayConsumer):
@@ -209,6 +148,20 @@ class CompletionsConsumer(RelayConsumer):
 
 class EmbeddingsConsumer(RelayConsumer):
     endpoint = "embeddings"
+
+
+class MessagesConsumer(RelayConsumer):
+    endpoint = "messages"
+
+
+class CountTokensConsumer(RelayConsumer):
+    """Anthropic's count_tokens: an operation of Anthropic-kind deployments."""
+
+    endpoint = "count_tokens"
+
+
+class ResponsesConsumer(RelayConsumer):
+    endpoint = "responses"
 
 
 class ModelsConsumer(V1Consumer):

@@ -2,8 +2,8 @@
 
 from proxy import credits, table
 from proxy.auth import KeyInfo, authenticate
-from proxy.errors import ProxyError
 from proxy.table import ModelEntry
+from proxy.translate.errors import ProxyError
 
 __all__ = ["admit", "authenticate", "model_not_found", "model_object", "visible_models"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from proxy.auth import KeyInfo
-from proxy.errors import ProxyError
+from proxy.translate.errors import ProxyError
 
 WINDOW_S = 60
 

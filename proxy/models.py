@@ -1,20 +1,27 @@
 """Providers, the models clients ask for, and the deployments that serve them."""
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from proxy import crypto
+from proxy.translate.providers import KINDS
 
 
-class ProviderKind(models.TextChoices):
-    OPENAI = "openai", "OpenAI-compatible"
-    ANTHROPIC = "anthropic", "Anthropic"
+def validate_kind(value: str) -> None:
+    """A kind is valid when an adapter serves it: adding one needs no migration."""
+    if value not in KINDS:
+        raise ValidationError(f"Unknown provider kind {value!r}; use one of {', '.join(KINDS)}.")
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return [(kind, adapter.label) for kind, adapter in KINDS.items()]
 
 
 class Provider(models.Model):
     name = models.SlugField(max_length=100, unique=True)
-    kind = models.CharField(max_length=20, choices=ProviderKind.choices)
+    kind = models.CharField(max_length=20, validators=[validate_kind])
     base_url = models.URLField(max_length=500)
     api_key_encrypted = models.TextField(blank=True, editable=False)
     timeout_s = models.FloatField(default=600.0, validators=[MinValueValidator(0.1)])
@@ -46,6 +53,13 @@ class ModelRoute(models.Model):
     cached_input_price = models.BigIntegerField(
         null=True, blank=True, validators=[MinValueValidator(0)]
     )
+    # None: tokens written to a prompt cache (Anthropic's cache_creation) cost the input price.
+    cache_write_price = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    # Across shapes, drop what a translation cannot carry (named in x-jinf-dropped)
+    # instead of refusing the request with a 400.
+    drop_unsupported = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -1,111 +1,167 @@
-"""One call through the gateway: pick deployments, fall back before the first byte,
+"""One call through the gateway: plan per deployment, fall back before the first byte,
 relay the answer, and emit exactly one usage event whatever happens.
 
-Per deployment the call is either *native* (the client speaks the provider's own shape:
-bytes pass through, only `model` is rewritten and usage read) or *translated* (through
-proxy.canonical: the provider module builds the request and parses the answer into
-events, the client's shape module renders them)."""
+The plan is decided once per deployment, by the provider kind's adapter: *native* when
+the kind serves the endpoint in the client's own shape, *translated* when the client's
+shape parses into the canonical model. Only this module writes the call's Outcome."""
 
 import asyncio
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
+import orjson
 
 from billing.models import UsageStatus
 from billing.usage import UsageEvent
-from proxy import balancer, limits, relay_modes
+from proxy import balancer, limits
 from proxy.call import Call, ClientOut, Opened, Outcome
-from proxy.canonical import Usage
-from proxy.errors import ProxyError
-from proxy.providers import openai_responses
+from proxy.relays import Relay, relay_for
 from proxy.table import DeploymentEntry
-from proxy.upstream import client
+from proxy.translate.canonical import UpstreamFailed, Usage
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes import SHAPES, TRANSLATABLE
+from proxy.translate.wire import UpstreamRequest, dumps
+from proxy.upstream import client, timeout_for
 from proxy.usage_sink import sink
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-# Which provider kinds serve an endpoint natively (bytes through) or by translation.
-NATIVE = {
-    "chat": "openai", "completions": "openai", "embeddings": "openai", "messages": "anthropic",
-}  # fmt: skip
-TRANSLATABLE = {"chat", "messages", "responses"}
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+]
+# (provider name, endpoint) whose server answered 404/405 to an optional native path.
+_lacking: set[tuple[str, str]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    deployment: DeploymentEntry
+    native: bool
+
+
+def forget() -> None:
+    """Forget which servers lack an optional native endpoint (tests)."""
+    _lacking.clear()
+
+
+def can_serve(deployment: DeploymentEntry, endpoint: str) -> bool:
+    return endpoint in deployment.provider.adapter.native or endpoint in TRANSLATABLE
+
+
+def plan(deployment: DeploymentEntry, endpoint: str) -> Plan | None:
+    adapter = deployment.provider.adapter
+    if endpoint in adapter.native and (deployment.provider.name, endpoint) not in _lacking:
+        return Plan(deployment, True)
+    if endpoint in TRANSLATABLE:
+        return Plan(deployment, False)
+    return None
+
+
+def plans(call: Call) -> Iterator[Plan]:
+    for deployment in balancer.order(call.model.deployments):
+        chosen = plan(deployment, call.endpoint)
+        if chosen is not None:
+            yield chosen
 
 
 async def relay(call: Call, out: ClientOut) -> None:
     outcome = Outcome()
     try:
         opened = await _open(call, outcome)
-        await relay_modes.run(call, opened, out, outcome)
+        await _run(call, opened, out, outcome)
     except asyncio.CancelledError:
         outcome.status, outcome.http_status = UsageStatus.CLIENT_ABORT, 499
         outcome.error = outcome.error or "The client disconnected."
         if outcome.usage is None and outcome.attempts:
-            outcome.charge(call, relay_modes.estimate(call, 0), estimated=True)
+            outcome.charge(call, estimate(call, 0), estimated=True)
+        raise
+    except ProxyError as err:
+        outcome.error, outcome.http_status = outcome.error or err.message, err.status
+        if err.status < 500:
+            outcome.status = UsageStatus.CLIENT_ERROR
         raise
     finally:
         _emit(call, outcome)
 
 
-def _request_for(call: Call, deployment: DeploymentEntry) -> tuple[httpx.Request, bool] | None:
-    """The upstream request and whether it is native; None if this kind cannot serve it."""
-    kind = deployment.provider.kind
-    if (
-        call.endpoint == "responses"
-        and kind == "openai"
-        and openai_responses.has_responses(deployment)
-    ):
-        return openai_responses.build_native(deployment, call.body), True
-    if NATIVE.get(call.endpoint) == kind:
-        return relay_modes.build_native(deployment, call), True
-    if call.endpoint not in TRANSLATABLE:
-        return None
-    if call.canonical is None:
-        call.canonical = relay_modes.shape(call.endpoint).parse(call.body)
-    return relay_modes.provider(kind).build(deployment, call.canonical), False
+def _request(call: Call, chosen: Plan) -> httpx.Request:
+    deployment = chosen.deployment
+    adapter = deployment.provider.adapter
+    if chosen.native:
+        built: UpstreamRequest = adapter.native_request(
+            deployment.upstream,
+            call.endpoint,
+            call.body,
+            stream=call.stream,
+            client_headers=call.client_headers,
+        )
+    else:
+        canonical = call.canonical_request()
+        canonical.drop_unsupported, canonical.dropped = call.model.drop_unsupported, []
+        built = adapter.build(deployment.upstream, canonical)
+    return client().build_request(
+        "POST",
+        built.url,
+        content=built.body,
+        headers=built.headers,
+        timeout=timeout_for(deployment.provider.timeout_s),
+    )
 
 
 async def _open(call: Call, outcome: Outcome) -> Opened:
     """The first deployment that answers, trying the next on connect errors, timeouts
     before the first byte, 429 and 5xx. Nothing has reached the client yet."""
     last: ProxyError | None = None
-    for deployment in balancer.order(call.model.deployments):
-        built = _request_for(call, deployment)
-        if built is None:
-            last = ProxyError(
-                502,
-                f"The model's {deployment.provider.kind} deployment cannot serve /v1/{call.endpoint}.",
-                type="api_error",
-                code="unsupported_endpoint",
-            )
-            continue
-        request, native = built
+    for chosen in plans(call):
+        deployment = chosen.deployment
+        request = _request(call, chosen)  # a translation's 400 leaves before any attempt
         outcome.attempts += 1
         outcome.deployment = deployment
         waited = time.perf_counter()
         try:
-            opened, last = await _attempt(request, native, deployment)
-            if opened is not None and _lacks_responses(call, opened):
+            opened, last = await _attempt(request, chosen, deployment)
+            if opened is not None and _lacks_native(call, chosen, opened):
                 await opened.response.aclose()
-                openai_responses.lacks_responses(deployment)
-                request, native = _request_for(call, deployment)  # now over chat completions
-                opened, last = await _attempt(request, native, deployment)
+                _lacking.add((deployment.provider.name, call.endpoint))
+                chosen = Plan(deployment, False)
+                opened, last = await _attempt(_request(call, chosen), chosen, deployment)
         finally:
             outcome.upstream_s += time.perf_counter() - waited
         if opened is not None:
+            outcome.native = opened.native
             return opened
-    assert last is not None, "a model always has a deployment"
-    outcome.error, outcome.http_status = last.message, last.status
+    if last is None:
+        raise ProxyError(
+            400,
+            f"The model '{call.model.name}' cannot serve /v1/{_path(call.endpoint)}: none of "
+            "its deployments speaks it. Use a model served by an OpenAI-compatible provider.",
+            param="model",
+            code="unsupported_endpoint",
+        )
     raise last
 
 
-def _lacks_responses(call: Call, opened: Opened) -> bool:
-    """An OpenAI-kind upstream without the Responses API answers its path 404 or 405."""
+def _path(endpoint: str) -> str:
+    return {"chat": "chat/completions", "count_tokens": "messages/count_tokens"}.get(
+        endpoint, endpoint
+    )
+
+
+def _lacks_native(call: Call, chosen: Plan, opened: Opened) -> bool:
+    """A server of the kind without an optional native endpoint answers 404 or 405."""
     return (
-        call.endpoint == "responses" and opened.native and opened.response.status_code in (404, 405)
+        chosen.native
+        and call.endpoint in chosen.deployment.provider.adapter.optional_native
+        and call.endpoint in TRANSLATABLE
+        and opened.response.status_code in (404, 405)
     )
 
 
 async def _attempt(
-    request: httpx.Request, native: bool, deployment: DeploymentEntry
+    request: httpx.Request, chosen: Plan, deployment: DeploymentEntry
 ) -> tuple[Opened | None, ProxyError | None]:
     """One deployment: its response with the first body chunk, or why to try the next."""
     try:
@@ -115,12 +171,7 @@ async def _attempt(
         return None, _timeout()
     except httpx.TransportError as exc:
         balancer.record_failure(deployment.id)
-        return None, ProxyError(
-            502,
-            f"Could not reach the upstream provider ({type(exc).__name__}).",
-            type="api_error",
-            code="upstream_unreachable",
-        )
+        return None, _unreachable(exc)
     if response.status_code in RETRYABLE_STATUSES:
         await response.aclose()
         balancer.record_failure(deployment.id, rate_limited=response.status_code == 429)
@@ -135,19 +186,32 @@ async def _attempt(
     except httpx.TransportError:
         await response.aclose()
         balancer.record_failure(deployment.id)
-        return None, ProxyError(
-            502,
-            "The upstream provider closed the connection.",
-            type="api_error",
-            code="upstream_dropped",
-        )
+        return None, _dropped()
     balancer.record_success(deployment.id)
-    return Opened(response, first, chunks, native), None
+    return Opened(response, first, chunks, chosen.native), None
 
 
 def _timeout() -> ProxyError:
     return ProxyError(
         504, "The upstream provider timed out.", type="api_error", code="upstream_timeout"
+    )
+
+
+def _unreachable(exc: Exception) -> ProxyError:
+    return ProxyError(
+        502,
+        f"Could not reach the upstream provider ({type(exc).__name__}).",
+        type="api_error",
+        code="upstream_unreachable",
+    )
+
+
+def _dropped() -> ProxyError:
+    return ProxyError(
+        502,
+        "The upstream provider closed the connection.",
+        type="api_error",
+        code="upstream_dropped",
     )
 
 
@@ -165,6 +229,147 @@ def _status_error(status: int) -> ProxyError:
         type="api_error",
         code="upstream_error",
     )
+
+
+def _upstream_failed(exc: UpstreamFailed, *, during: str) -> ProxyError:
+    status = exc.status if exc.status in (400, 429, 504, 529) else 502
+    return ProxyError(
+        status,
+        f"The upstream provider failed {during}: {exc or type(exc).__name__}"[:300],
+        type="invalid_request_error" if status == 400 else "api_error",
+        code="upstream_error" if during == "answering" else "upstream_stream_error",
+    )
+
+
+# --- Relaying an opened answer ----------------------------------------------------------
+
+
+async def _run(call: Call, opened: Opened, out: ClientOut, outcome: Outcome) -> None:
+    relay = relay_for(call, outcome.deployment, native=opened.native)
+    if opened.response.status_code >= 400:
+        await _pass_error(call, opened, out, outcome)
+    elif call.stream:
+        await _stream(call, opened, out, outcome, relay)
+    else:
+        await _json(call, opened, out, outcome, relay)
+
+
+async def _read(opened: Opened, outcome: Outcome) -> bytes:
+    try:
+        return await opened.read(outcome)
+    except httpx.TimeoutException:
+        raise _timeout() from None
+    except httpx.TransportError:
+        raise _dropped() from None
+
+
+async def _json(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, relay: Relay):
+    body = await _read(opened, outcome)
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise ProxyError(
+            502,
+            "The upstream provider answered with invalid JSON.",
+            type="api_error",
+            code="upstream_invalid_response",
+        )
+    try:
+        rendered, usage = relay.answer(answer)
+    except UpstreamFailed as exc:
+        raise _upstream_failed(exc, during="answering") from None
+    outcome.charge(call, usage)
+    outcome.status, outcome.http_status = UsageStatus.OK, 200
+    outcome.first_byte(call)
+    await out.open(200, [*JSON_HEADERS, *outcome.headers(call)])
+    await out.write(dumps(rendered), more=False)
+
+
+async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, relay: Relay):
+    await out.open(200, [*SSE_HEADERS, *outcome.headers(call)])
+    try:
+        async for chunk in _first_event_apart(opened.body()):
+            data = relay.feed(chunk)
+            if data:
+                outcome.first_byte(call)
+                await out.write(data, more=True)
+        if not relay.done:
+            raise UpstreamFailed("the upstream stream ended before its end marker")
+        await out.write(relay.end(), more=False)
+        outcome.status, outcome.http_status = UsageStatus.OK, 200
+    except (httpx.HTTPError, UpstreamFailed) as exc:
+        if isinstance(exc, UpstreamFailed) and exc.partial:
+            outcome.first_byte(call)
+            await out.write(b"".join(exc.partial), more=True)  # what came before the break
+        failed = exc if isinstance(exc, UpstreamFailed) else UpstreamFailed(str(exc))
+        err = _upstream_failed(failed, during="mid-stream")
+        outcome.error = err.message
+        await out.write(relay.error(err), more=False)
+    finally:
+        if relay.usage is not None:
+            outcome.charge(call, relay.usage)
+        else:
+            outcome.charge(call, estimate(call, relay.generated_chars), estimated=True)
+        await opened.response.aclose()
+
+
+async def _first_event_apart(chunks):
+    """The upstream's reads, the first one cut after its first event: when a read holds
+    many events, the first goes to the client before the rest are rewritten."""
+    first = True
+    async for chunk in chunks:
+        if first:
+            first = False
+            cut = chunk.find(b"\n\n") + 2
+            if 1 < cut < len(chunk):
+                yield chunk[:cut]
+                chunk = chunk[cut:]
+        yield chunk
+
+
+async def _pass_error(call: Call, opened: Opened, out: ClientOut, outcome: Outcome) -> None:
+    """A 4xx the client caused: passed through when it is already in the client's
+    envelope, else its message re-framed in that envelope, with the upstream's status."""
+    status = opened.response.status_code
+    body = await _read(opened, outcome)
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    anthropic_client = SHAPES[call.endpoint] is SHAPES["messages"]
+    same_envelope = isinstance(error, dict) and (
+        anthropic_client == (parsed.get("type") == "error")
+    )
+    if not (opened.native and same_envelope):
+        message = error.get("message") if isinstance(error, dict) else None
+        err = ProxyError(
+            status,
+            str(
+                message
+                or body.decode(errors="replace")[:500]
+                or "The upstream refused the request."
+            ),
+        )
+        body = SHAPES[call.endpoint].error_body(err)
+    outcome.status, outcome.http_status = UsageStatus.CLIENT_ERROR, status
+    outcome.error = body.decode(errors="replace")[:300]
+    await out.open(status, [*JSON_HEADERS, *outcome.headers(call)])
+    await out.write(body, more=False)
+
+
+def estimate(call: Call, generated_chars: int) -> Usage:
+    """Four characters a token: what a cut-short call consumed, when the upstream never
+    said. Marked estimated on the record."""
+    body = call.body
+    prompt = body.get("messages") or body.get("prompt") or body.get("input") or ""
+    try:
+        size = len(dumps(prompt))
+    except ProxyError:
+        size = 0
+    return Usage(input=max(1, size // 4), output=(generated_chars + 3) // 4)
 
 
 def _emit(call: Call, outcome: Outcome) -> None:
@@ -187,6 +392,7 @@ def _emit(call: Call, outcome: Outcome) -> None:
             input_tokens=usage.input,
             output_tokens=usage.output,
             cached_tokens=usage.cached,
+            cache_write_tokens=usage.cache_write,
             tokens_estimated=outcome.estimated,
             cost_pico=outcome.cost_pico,
             latency_ms=(time.perf_counter() - call.started) * 1000,

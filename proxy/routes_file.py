@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from proxy import crypto
-from proxy.models import Deployment, ModelRoute, Provider, ProviderKind
+from proxy.models import Deployment, ModelRoute, Provider
+from proxy.translate.providers import KINDS
 
 
 class RoutesFileError(ValueError):
@@ -86,10 +87,8 @@ def apply(data: dict) -> Summary:
         where = f"providers[{i}]"
         name = str(_require(raw, "name", where))
         kind = str(_require(raw, "kind", where))
-        if kind not in ProviderKind.values:
-            raise RoutesFileError(
-                f"{where}: kind must be one of {', '.join(ProviderKind.values)}, not {kind!r}."
-            )
+        if kind not in KINDS:
+            raise RoutesFileError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}.")
         base_url = str(_require(raw, "base_url", where)).rstrip("/")
         key = secret(raw.get("api_key"), f"{where}.api_key")
         try:
@@ -125,6 +124,10 @@ def apply(data: dict) -> Summary:
             "cached_input_price": None
             if price.get("cached_input") is None
             else price_micros(price["cached_input"], f"{where}.price.cached_input"),
+            "cache_write_price": None
+            if price.get("cache_write") is None
+            else price_micros(price["cache_write"], f"{where}.price.cache_write"),
+            "drop_unsupported": _flag(raw, "drop_unsupported", where),
             "is_active": True,
         }
         route = ModelRoute.objects.filter(name=name).first()
@@ -172,3 +175,10 @@ def load_path(path: str | Path) -> Summary:
     except OSError as exc:
         raise RoutesFileError(f"Cannot read the routes file {path}: {exc.strerror}.") from None
     return apply(parse(text))
+
+
+def _flag(raw: dict, name: str, where: str) -> bool:
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise RoutesFileError(f"{where}.{name} must be true or false, not {value!r}.")
+    return value

@@ -5,12 +5,17 @@ about every PROXY_ROUTES_TTL_S / 2 per process, in one query, with the secrets d
 once.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from proxy.loading_cache import LoadingCache
 from proxy.models import Deployment
+from proxy.translate.providers import KINDS, Adapter
+from proxy.translate.wire import Upstream
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +25,7 @@ class ProviderEntry:
     base_url: str
     api_key: str
     timeout_s: float
+    adapter: Adapter
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,7 @@ class DeploymentEntry:
     upstream_model: str
     priority: int
     weight: int
+    upstream: Upstream  # what the adapters address: base URL, key, upstream model
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,8 @@ class ModelEntry:
     input_price: int
     output_price: int
     cached_input_price: int | None
+    cache_write_price: int | None
+    drop_unsupported: bool
     deployments: tuple[DeploymentEntry, ...]
 
 
@@ -49,18 +58,25 @@ def load() -> RouteTable:
     rows = Deployment.objects.filter(
         model_route__is_active=True, provider__is_active=True
     ).select_related("model_route", "provider")
-    providers: dict[int, ProviderEntry] = {}
+    providers: dict[int, ProviderEntry | None] = {}
     grouped: dict[str, list[DeploymentEntry]] = {}
     routes = {}
     for d in rows:
         if d.provider_id not in providers:
-            p = d.provider
-            providers[p.pk] = ProviderEntry(
-                p.name, p.kind, p.base_url.rstrip("/"), p.api_key, p.timeout_s
-            )
+            providers[d.provider_id] = _provider(d.provider)
+        provider = providers[d.provider_id]
+        if provider is None:
+            continue
         routes[d.model_route.name] = d.model_route
         grouped.setdefault(d.model_route.name, []).append(
-            DeploymentEntry(d.pk, providers[d.provider_id], d.upstream_model, d.priority, d.weight)
+            DeploymentEntry(
+                d.pk,
+                provider,
+                d.upstream_model,
+                d.priority,
+                d.weight,
+                Upstream(provider.base_url, provider.api_key, d.upstream_model),
+            )
         )
     return RouteTable(
         models={
@@ -69,10 +85,21 @@ def load() -> RouteTable:
                 input_price=routes[name].input_price,
                 output_price=routes[name].output_price,
                 cached_input_price=routes[name].cached_input_price,
+                cache_write_price=routes[name].cache_write_price,
+                drop_unsupported=routes[name].drop_unsupported,
                 deployments=tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
             )
             for name, deps in grouped.items()
         }
+    )
+
+
+def _provider(p) -> ProviderEntry | None:
+    if p.kind not in KINDS:
+        log.error("Provider %s has kind %r, which no adapter serves; skipped.", p, p.kind)
+        return None
+    return ProviderEntry(
+        p.name, p.kind, p.base_url.rstrip("/"), p.api_key, p.timeout_s, KINDS[p.kind]
     )
 
 

@@ -1,10 +1,9 @@
 """Anthropic-kind upstreams serving clients of another shape (OpenAI chat, responses):
 canonical request → Messages API request; messages and stream events → canonical events."""
 
-import httpx
 import orjson
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     ChatRequest,
     Event,
     Finish,
@@ -21,10 +20,10 @@ from proxy.canonical import (
     UpstreamFailed,
     Usage,
     carrying,
+    tokens,
 )
-from proxy.sse import SSEDecoder, typed_events
-from proxy.table import DeploymentEntry
-from proxy.upstream import client, timeout_for
+from proxy.translate.sse import SSEDecoder, typed_events
+from proxy.translate.wire import Upstream, UpstreamRequest, dumps
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI clients often omit it
@@ -37,23 +36,18 @@ FINISH: dict[str, Finish] = {
 }  # fmt: skip
 
 
-def messages_url(base_url: str) -> str:
+def messages_url(base_url: str, path: str = "messages") -> str:
     base = base_url.rstrip("/")
-    return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+    return f"{base}/{path}" if base.endswith("/v1") else f"{base}/v1/{path}"
 
 
-def send(deployment: DeploymentEntry, body: dict, headers: dict[str, str]) -> httpx.Request:
-    provider = deployment.provider
+def send(
+    upstream: Upstream, body: dict, headers: dict[str, str], path: str = "messages"
+) -> UpstreamRequest:
     headers = {"content-type": "application/json", "accept-encoding": "identity", **headers}
-    if provider.api_key:
-        headers["x-api-key"] = provider.api_key
-    return client().build_request(
-        "POST",
-        messages_url(provider.base_url),
-        content=orjson.dumps(body),
-        headers=headers,
-        timeout=timeout_for(provider.timeout_s),
-    )
+    if upstream.api_key:
+        headers["x-api-key"] = upstream.api_key
+    return UpstreamRequest(messages_url(upstream.base_url, path), headers, dumps(body))
 
 
 def usage_of(raw: object) -> Usage | None:
@@ -61,22 +55,23 @@ def usage_of(raw: object) -> Usage | None:
     input includes them."""
     if not isinstance(raw, dict):
         return None
-    read = int(raw.get("cache_read_input_tokens") or 0)
-    written = int(raw.get("cache_creation_input_tokens") or 0)
+    read = tokens(raw.get("cache_read_input_tokens"))
+    written = tokens(raw.get("cache_creation_input_tokens"))
     return Usage(
-        input=int(raw.get("input_tokens") or 0) + read + written,
-        output=int(raw.get("output_tokens") or 0),
+        input=tokens(raw.get("input_tokens")) + read + written,
+        output=tokens(raw.get("output_tokens")),
         cached=read,
+        cache_write=written,
     )
 
 
 # --- Request --------------------------------------------------------------------------
 
 
-def build(deployment: DeploymentEntry, request: ChatRequest) -> httpx.Request:
+def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
     system = "\n\n".join(m.text for m in request.messages if m.role == "system" and m.text)
     body: dict = {
-        "model": deployment.upstream_model,
+        "model": upstream.model,
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": _turns(m for m in request.messages if m.role != "system"),
     }
@@ -96,7 +91,7 @@ def build(deployment: DeploymentEntry, request: ChatRequest) -> httpx.Request:
         choice = _tool_choice(request.tool_choice, request.parallel_tool_calls)
         if choice is not None:
             body["tool_choice"] = choice
-    return send(deployment, body, {"anthropic-version": API_VERSION})
+    return send(upstream, body, {"anthropic-version": API_VERSION})
 
 
 def _tool_choice(choice: ToolChoice | None, parallel: bool | None) -> dict | None:
@@ -184,15 +179,9 @@ def _finish(delta: dict) -> Finish:
     return Finish(finish.reason, stop_sequence if isinstance(stop_sequence, str) else None)
 
 
-def _error_message(body: dict) -> str:
-    error = body.get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message or error or "upstream error")
-
-
 def parse_answer(body: dict) -> list[Event]:
     if body.get("type") == "error" or "error" in body:
-        raise UpstreamFailed(_error_message(body))
+        raise UpstreamFailed.of_error(body.get("error"))
     content = body.get("content")
     if not isinstance(content, list):
         raise UpstreamFailed("The upstream's message has no content list.")
@@ -281,8 +270,4 @@ class MessagesStreamParser:
             case "message_stop":
                 self.done = True
             case "error":
-                raise UpstreamFailed(_error_message(event))
-
-
-def stream_parser() -> MessagesStreamParser:
-    return MessagesStreamParser()
+                raise UpstreamFailed.of_error(event.get("error"))

@@ -1,4 +1,5 @@
-"""Errors in OpenAI's envelope, with the contract's statuses."""
+"""Errors in OpenAI's envelope, with the contract's statuses. Client shapes re-frame
+them in their own envelope (`shapes.<shape>.error_body`)."""
 
 import json
 from dataclasses import dataclass
@@ -28,3 +29,7 @@ class ProxyError(Exception):
 
 def unauthorized(message: str) -> ProxyError:
     return ProxyError(401, message, type="authentication_error", code="invalid_api_key")
+
+
+def bad_request(message: str, param: str | None = None, code: str | None = None) -> ProxyError:
+    return ProxyError(400, message, param=param, code=code)

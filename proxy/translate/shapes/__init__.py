@@ -7,8 +7,8 @@ client's own shape, and frames errors in the client's own envelope.
 
 from typing import Protocol
 
-from proxy.canonical import Answer, ChatRequest, Event
-from proxy.errors import ProxyError
+from proxy.translate.canonical import Answer, ChatRequest, Event
+from proxy.translate.errors import ProxyError
 
 
 class StreamRenderer(Protocol):
@@ -47,9 +47,19 @@ class ClientShape(Protocol):
 
     def stream_renderer(
         self, *, model: str, include_usage: bool, price, request: ChatRequest | None = None
-    ) -> StreamRenderer:  # price: callable(canonical.Usage) -> (cost_pico, cost_usd)
-        ...
+    ) -> StreamRenderer: ...
 
     def error_body(self, err: ProxyError) -> bytes:
         """A whole error response body in the client's envelope."""
         ...
+
+
+# Each /v1 endpoint's client shape. Endpoints whose shape parses into the canonical
+# model (`TRANSLATABLE`) can be served by any provider kind; the others only natively.
+from proxy.translate.shapes import anthropic, openai_chat, responses  # noqa: E402
+
+SHAPES = {
+    "chat": openai_chat, "completions": openai_chat, "embeddings": openai_chat,
+    "messages": anthropic, "count_tokens": anthropic, "responses": responses,
+}  # fmt: skip
+TRANSLATABLE = frozenset({"chat", "messages", "responses"})

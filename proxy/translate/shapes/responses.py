@@ -1,14 +1,14 @@
 """The OpenAI Responses client shape (`POST /v1/responses`), served over chat completions.
 
 Requests parse in responses_request, answers render in responses_output; this module is
-the shape's public face (see `proxy.shapes.ClientShape`). `render` and `stream_renderer`
+the shape's public face (see `proxy.translate.shapes.ClientShape`). `render` and `stream_renderer`
 also take the parsed request, optionally, so the Response object can echo its settings.
 """
 
-from proxy.errors import ProxyError
-from proxy.shapes.responses_object import render
-from proxy.shapes.responses_request import parse
-from proxy.shapes.responses_stream import ResponsesStreamRenderer, stream_renderer
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes.responses_object import render
+from proxy.translate.shapes.responses_request import parse
+from proxy.translate.shapes.responses_stream import ResponsesStreamRenderer, stream_renderer
 
 __all__ = ["ResponsesStreamRenderer", "error_body", "parse", "render", "stream_renderer"]
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import orjson
 
-from proxy.canonical import UpstreamFailed
+from proxy.translate.canonical import UpstreamFailed
 
 
 class SSEDecoder:

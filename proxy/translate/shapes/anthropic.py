@@ -6,7 +6,7 @@ import uuid
 
 import orjson
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     Answer,
     ChatRequest,
     Event,
@@ -18,9 +18,9 @@ from proxy.canonical import (
     ToolCallStart,
     Usage,
 )
-from proxy.errors import ProxyError
-from proxy.shapes.anthropic_parse import parse
-from proxy.sse import frame
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes.anthropic_parse import parse
+from proxy.translate.sse import frame
 
 __all__ = ["error_body", "parse", "render", "stream_renderer"]
 
@@ -102,7 +102,7 @@ class MessagesStreamRenderer:
     message_delta, whose counts are cumulative totals in Anthropic's API."""
 
     def __init__(self, *, model: str, price) -> None:
-        self.model, self.price = model, price  # price: callable(Usage) -> (pico, usd)
+        self.model, self.price = model, price  # price: Pricer
         self.started = False
         self.blocks = 0  # content blocks opened so far
         self.open: int | None = None  # the open block's index
@@ -163,7 +163,7 @@ class MessagesStreamRenderer:
     def end(self) -> bytes:
         out = self._start() + self._close()
         stop_reason, stop_sequence = _stop(self.finish)
-        cost = self.price(self.usage)[1] if self.usage is not None else None
+        cost = self.price(self.usage).usd if self.usage is not None else None
         delta = {"stop_reason": stop_reason, "stop_sequence": stop_sequence}
         out += _event("message_delta", {"delta": delta, "usage": _usage(self.usage, cost)})
         return out + _event("message_stop", {})

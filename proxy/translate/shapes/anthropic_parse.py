@@ -5,7 +5,7 @@ Errors name the field the way Anthropic's own do (`messages.0.content.1.type: â€
 
 import orjson
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     ChatRequest,
     ImagePart,
     Message,
@@ -15,7 +15,7 @@ from proxy.canonical import (
     ToolCall,
     ToolChoice,
 )
-from proxy.errors import ProxyError
+from proxy.translate.errors import ProxyError
 
 CANONICAL_FIELDS = {
     "model", "messages", "system", "max_tokens", "stream", "temperature", "top_p",

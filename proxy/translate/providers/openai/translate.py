@@ -1,10 +1,7 @@
 """OpenAI-kind upstreams serving clients of another shape (Anthropic messages, responses):
 canonical request → chat-completions request; chat answers and chunks → canonical events."""
 
-import httpx
-import orjson
-
-from proxy.canonical import (
+from proxy.translate.canonical import (
     ChatRequest,
     Event,
     Finish,
@@ -18,17 +15,17 @@ from proxy.canonical import (
     UpstreamFailed,
     Usage,
     carrying,
+    tokens,
 )
-from proxy.sse import SSEDecoder, load_event
-from proxy.table import DeploymentEntry, ProviderEntry
-from proxy.upstream import client, timeout_for
+from proxy.translate.sse import SSEDecoder, load_event
+from proxy.translate.wire import Upstream, UpstreamRequest, dumps
 
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter"}
 
 
-def build(deployment: DeploymentEntry, request: ChatRequest) -> httpx.Request:
+def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
     body: dict = {
-        "model": deployment.upstream_model,
+        "model": upstream.model,
         "messages": [_message(m) for m in request.messages],
     }
     if request.stream:
@@ -54,21 +51,15 @@ def build(deployment: DeploymentEntry, request: ChatRequest) -> httpx.Request:
             if choice.mode == "tool"
             else choice.mode
         )
-    return post(deployment.provider, "chat/completions", body)
+    return post(upstream, "chat/completions", body)
 
 
-def post(provider: ProviderEntry, path: str, body: dict) -> httpx.Request:
-    """A pooled-client POST of `body` to an OpenAI-kind provider."""
+def post(upstream: Upstream, path: str, body: dict) -> UpstreamRequest:
+    """A POST of `body` to an OpenAI-kind provider's `path`."""
     headers = {"content-type": "application/json", "accept-encoding": "identity"}
-    if provider.api_key:
-        headers["authorization"] = f"Bearer {provider.api_key}"
-    return client().build_request(
-        "POST",
-        f"{provider.base_url}/{path}",
-        content=orjson.dumps(body),
-        headers=headers,
-        timeout=timeout_for(provider.timeout_s),
-    )
+    if upstream.api_key:
+        headers["authorization"] = f"Bearer {upstream.api_key}"
+    return UpstreamRequest(f"{upstream.base_url}/{path}", headers, dumps(body))
 
 
 def _message(m: Message) -> dict:
@@ -97,14 +88,15 @@ def _part(p: TextPart | ImagePart) -> dict:
     return {"type": "image_url", "image_url": image}
 
 
-def _usage(raw: dict | None) -> Usage | None:
+def usage_of(raw: object) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    details = raw.get("prompt_tokens_details") or {}
+    details = raw.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else 0
     return Usage(
-        input=int(raw.get("prompt_tokens") or 0),
-        output=int(raw.get("completion_tokens") or 0),
-        cached=int(details.get("cached_tokens") or 0),
+        input=tokens(raw.get("prompt_tokens")),
+        output=tokens(raw.get("completion_tokens")),
+        cached=tokens(cached),
     )
 
 
@@ -128,7 +120,7 @@ def parse_answer(body: dict) -> list[Event]:
         )
         events.append(ToolCallDelta(index=i, arguments=fn.get("arguments") or ""))
     events.append(_finish(choice.get("finish_reason")))
-    usage = _usage(body.get("usage"))
+    usage = usage_of(body.get("usage"))
     if usage is not None:
         events.append(usage)
     return events
@@ -152,9 +144,7 @@ class ChatStreamParser:
                     continue
                 chunk = load_event(data)
                 if chunk.get("error"):
-                    raise UpstreamFailed(
-                        str((chunk["error"] or {}).get("message") or "upstream error")
-                    )
+                    raise UpstreamFailed.of_error(chunk["error"])
                 self._chunk(chunk, events)
         return events
 
@@ -188,10 +178,6 @@ class ChatStreamParser:
                     )
             if choice.get("finish_reason"):
                 events.append(_finish(choice["finish_reason"]))
-        usage = _usage(chunk.get("usage"))
+        usage = usage_of(chunk.get("usage"))
         if usage is not None:
             events.append(usage)
-
-
-def stream_parser() -> ChatStreamParser:
-    return ChatStreamParser()

@@ -11,13 +11,19 @@ Conventions:
 - Tool-call arguments are JSON text, exactly as generated (fragments in streams).
 - Finish reasons are OpenAI's: "stop", "length", "tool_calls", "content_filter".
 - Usage counts input tokens including cached ones (OpenAI's convention); `cached` is
-  the part of `input` read from a prompt cache.
+  the part of `input` read from a prompt cache, `cache_write` the part written to one
+  (Anthropic prices both apart from plain input).
+
+Nothing here (or anywhere under proxy/translate/) touches Django, the network or an
+event loop: translation is plain functions over dicts and bytes.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
+
+from proxy.translate.errors import ProxyError
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -26,6 +32,7 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 @dataclass(slots=True)
 class TextPart:
     text: str
+    cache_control: dict | None = None  # Anthropic's prompt-cache breakpoint on this part
 
 
 @dataclass(slots=True)
@@ -55,6 +62,7 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None  # role "tool": the call this answers
     is_error: bool = False  # role "tool": the tool failed
+    cache_control: dict | None = None  # role "tool": a cache breakpoint on the result
 
     @property
     def text(self) -> str:
@@ -63,9 +71,17 @@ class Message:
 
 @dataclass(slots=True)
 class Tool:
+    """A function tool, or (`hosted` set) a tool the provider runs itself, such as
+    "web_search", with its settings in `options`. A provider kind without the hosted
+    tool refuses it (400), or drops it when the route says `drop_unsupported`."""
+
     name: str
     description: str | None = None
     parameters: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+    cache_control: dict | None = None
+    hosted: str | None = None
+    options: dict = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -94,6 +110,28 @@ class ChatRequest:
     # Shape-specific fields with no canonical meaning: kept so a same-kind upstream can
     # still receive them (e.g. OpenAI's `seed`, `logprobs`; Anthropic's `top_k`).
     extra: dict = field(default_factory=dict)
+    # Set by the relay from the route: drop what the target cannot carry instead of 400.
+    drop_unsupported: bool = False
+    # What a translation left out (field names), for the x-jinf-dropped header.
+    dropped: list[str] = field(default_factory=list)
+
+    def unsupported(self, name: str, message: str) -> None:
+        """`name` has no equivalent at the target: dropped and recorded when the route
+        allows, else the 400 that names it."""
+        if not self.drop_unsupported:
+            raise ProxyError(
+                400,
+                f"{message} Set `drop_unsupported: true` on the model's route to drop it instead.",
+                param=name,
+                code="unsupported_parameter",
+            )
+        self.dropped.append(name)
+
+    def left_out(self, name: str) -> None:
+        """`name` is advice the target has no use for (a cache hint, a reasoning setting):
+        always dropped, and named in x-jinf-dropped so nothing goes unseen."""
+        if name not in self.dropped:
+            self.dropped.append(name)
 
 
 # --- Events: what an answer is made of, whole or streamed -------------------------------
@@ -134,6 +172,25 @@ class Usage:
     input: int = 0
     output: int = 0
     cached: int = 0
+    cache_write: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a request's usage costs: exact pico-USD, and the USD float clients see."""
+
+    pico: int
+    usd: float
+
+
+Pricer = Callable[[Usage], Cost]
+
+
+def tokens(value: object) -> int:
+    """A token count an upstream reported: a non-negative integer, else 0."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
 
 
 Event = Start | TextDelta | ToolCallStart | ToolCallDelta | Finish | Usage
@@ -143,9 +200,34 @@ class UpstreamFailed(Exception):
     """The upstream's answer broke (bad JSON, an error event, a cut stream).
 
     `partial` is what the same read yielded before the break (rendered bytes, or
-    canonical events), which still goes to the client ahead of the error."""
+    canonical events), which still goes to the client ahead of the error. `status` is
+    the HTTP status the upstream's own error type means (529/503 overloaded, 429 rate
+    limited, 400 invalid request …), so the client's shape can name the same kind."""
 
     partial: list = []
+
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @classmethod
+    def of_error(cls, error: object) -> "UpstreamFailed":
+        """An error object of either API (`{"type", "message"}`), or anything else."""
+        if not isinstance(error, dict):
+            return cls(str(error or "upstream error"))
+        kind = error.get("type") if isinstance(error.get("type"), str) else error.get("code")
+        return cls(
+            str(error.get("message") or kind or "upstream error"), ERROR_STATUS.get(kind, 502)
+        )
+
+
+# Error types of both APIs mid-stream, as the status each means.
+ERROR_STATUS: dict[object, int] = {
+    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
+    "rate_limit_exceeded": 429, "insufficient_quota": 429, "api_error": 502,
+    "server_error": 502, "overloaded_error": 529, "timeout_error": 504,
+}  # fmt: skip
 
 
 @contextmanager

@@ -4,7 +4,7 @@ items: what a whole answer renders as, and what a stream announces and completes
 import time
 import uuid
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     Answer,
     ChatRequest,
     Finish,

@@ -8,7 +8,7 @@ import uuid
 
 import orjson
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     Answer,
     ChatRequest,
     Event,
@@ -26,9 +26,8 @@ from proxy.canonical import (
     ToolChoice,
     Usage,
 )
-from proxy.errors import ProxyError
-from proxy.sse import frame
-from proxy.validation import bad_request
+from proxy.translate.errors import ProxyError, bad_request
+from proxy.translate.sse import frame
 
 CANONICAL_FIELDS = {
     "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
@@ -229,7 +228,7 @@ class ChatStreamRenderer:
             out += self._chunk({}, "stop")
         if self.include_usage and self.usage is not None:
             chunk = orjson.loads(self._chunk(None)[6:-2])
-            chunk["usage"] = _usage(self.usage, self.price(self.usage)[1])
+            chunk["usage"] = _usage(self.usage, self.price(self.usage).usd)
             out += frame(orjson.dumps(chunk))
         return out + frame(b"[DONE]")
 

@@ -5,7 +5,7 @@ calls and their outputs. Anything that needs OpenAI's stored state or its hosted
 gets a 400 that says so, instead of being silently dropped.
 """
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     ChatRequest,
     ImagePart,
     Message,
@@ -15,8 +15,7 @@ from proxy.canonical import (
     ToolCall,
     ToolChoice,
 )
-from proxy.errors import ProxyError
-from proxy.validation import bad_request
+from proxy.translate.errors import ProxyError, bad_request
 
 # Fields given a canonical meaning below; the rest (store, metadata, text, instructions,
 # reasoning, include, truncation …) stay in `extra`, where the Response object's echo

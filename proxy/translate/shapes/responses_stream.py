@@ -7,14 +7,14 @@ response.completed (response.incomplete when the answer was cut short).
 """
 
 import time
-from collections.abc import Callable
 
 import orjson
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     ChatRequest,
     Event,
     Finish,
+    Pricer,
     Start,
     TextDelta,
     ToolCall,
@@ -22,8 +22,8 @@ from proxy.canonical import (
     ToolCallStart,
     Usage,
 )
-from proxy.errors import ProxyError
-from proxy.shapes.responses_object import (
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes.responses_object import (
     INCOMPLETE,
     call_item,
     message_item,
@@ -31,9 +31,7 @@ from proxy.shapes.responses_object import (
     response_object,
     usage_object,
 )
-from proxy.sse import frame
-
-Price = Callable[[Usage], tuple[int, float]]
+from proxy.translate.sse import frame
 
 
 class _OpenCall:
@@ -44,7 +42,7 @@ class _OpenCall:
 class ResponsesStreamRenderer:
     """Canonical events as Responses stream events, each numbered by `sequence_number`."""
 
-    def __init__(self, *, model: str, price: Price, request: ChatRequest | None = None) -> None:
+    def __init__(self, *, model: str, price: Pricer, request: ChatRequest | None = None) -> None:
         self.model, self.price, self.request = model, price, request
         self.id, self.created_at = new_id("resp"), int(time.time())
         self.seq, self.started = 0, False
@@ -160,7 +158,7 @@ class ResponsesStreamRenderer:
             out += self._open_text()
         cut = bool(self.finish and self.finish.reason in INCOMPLETE)
         out += self._close_text("incomplete" if cut else "completed") + self._close_calls()
-        cost = self.price(self.usage)[1] if self.usage is not None else None
+        cost = self.price(self.usage).usd if self.usage is not None else None
         response = self._response(
             "completed", finish=self.finish, usage=usage_object(self.usage, cost)
         )
@@ -178,7 +176,7 @@ class ResponsesStreamRenderer:
 
 
 def stream_renderer(
-    *, model: str, include_usage: bool, price: Price, request: ChatRequest | None = None
+    *, model: str, include_usage: bool, price: Pricer, request: ChatRequest | None = None
 ) -> ResponsesStreamRenderer:
     """`include_usage` is accepted for the shape protocol: Responses streams always end
     with usage (in response.completed)."""
