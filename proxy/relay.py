@@ -21,6 +21,7 @@ from proxy.relays import Relay, relay_for
 from proxy.table import DeploymentEntry
 from proxy.translate.canonical import UpstreamFailed, Usage
 from proxy.translate.errors import ProxyError
+from proxy.translate.providers import KINDS
 from proxy.translate.shapes import SHAPES, TRANSLATABLE
 from proxy.translate.wire import UpstreamRequest, dumps
 from proxy.upstream import client, timeout_for
@@ -134,10 +135,11 @@ async def _open(call: Call, outcome: Outcome) -> Opened:
             outcome.native = opened.native
             return opened
     if last is None:
+        kinds = " or ".join(a.label for a in KINDS.values() if call.endpoint in a.native)
         raise ProxyError(
             400,
-            f"The model '{call.model.name}' cannot serve /v1/{_path(call.endpoint)}: none of "
-            "its deployments speaks it. Use a model served by an OpenAI-compatible provider.",
+            f"The model '{call.model.name}' has no {kinds} deployment, which "
+            f"/v1/{_path(call.endpoint)} needs; use a model that has one.",
             param="model",
             code="unsupported_endpoint",
         )

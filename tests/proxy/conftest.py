@@ -76,6 +76,43 @@ def routes(sandbox):
     return sandbox
 
 
+@pytest.fixture
+def matrix_routes(sandbox):
+    """`via-openai` and `via-anthropic`: the sandbox behind a provider of each kind."""
+    apply(
+        {
+            "providers": [
+                {
+                    "name": "up-openai",
+                    "kind": "openai",
+                    "base_url": sandbox.url + "/v1",
+                    "api_key": "sk-o",
+                },
+                {
+                    "name": "up-anthropic",
+                    "kind": "anthropic",
+                    "base_url": sandbox.url,
+                    "api_key": "sk-a",
+                },
+            ],
+            "models": [
+                {
+                    "name": "via-openai",
+                    "price": PRICE,
+                    "deployments": [{"provider": "up-openai", "model": "demo"}],
+                },
+                {
+                    "name": "via-anthropic",
+                    "price": PRICE,
+                    "deployments": [{"provider": "up-anthropic", "model": "demo"}],
+                },
+            ],
+        }
+    )
+    table.invalidate()
+    return sandbox
+
+
 @dataclass
 class Tenant:
     org: Organization

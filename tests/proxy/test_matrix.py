@@ -13,9 +13,7 @@ import httpx
 import openai
 import pytest
 
-from proxy import table
-from proxy.routes_file import apply
-from tests.proxy.conftest import PRICE, records
+from tests.proxy.conftest import records
 
 QUESTION = "What is the weather in Paris for three days?"
 SCHEMA = {
@@ -35,42 +33,6 @@ class Result:
     input_tokens: int
     output_tokens: int
     cost: float | None
-
-
-@pytest.fixture
-def matrix_routes(sandbox):
-    apply(
-        {
-            "providers": [
-                {
-                    "name": "up-openai",
-                    "kind": "openai",
-                    "base_url": sandbox.url + "/v1",
-                    "api_key": "sk-o",
-                },
-                {
-                    "name": "up-anthropic",
-                    "kind": "anthropic",
-                    "base_url": sandbox.url,
-                    "api_key": "sk-a",
-                },
-            ],
-            "models": [
-                {
-                    "name": "via-openai",
-                    "price": PRICE,
-                    "deployments": [{"provider": "up-openai", "model": "demo"}],
-                },
-                {
-                    "name": "via-anthropic",
-                    "price": PRICE,
-                    "deployments": [{"provider": "up-anthropic", "model": "demo"}],
-                },
-            ],
-        }
-    )
-    table.invalidate()
-    return sandbox
 
 
 def chat(url: str, key: str, model: str, stream: bool, tool: bool) -> Result:

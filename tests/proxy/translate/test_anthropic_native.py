@@ -9,10 +9,10 @@ import pytest
 from anthropic.lib.streaming._messages import accumulate_event
 from anthropic.types import Message as SDKMessage
 
-from proxy.canonical import UpstreamFailed, Usage
+from proxy.translate.canonical import UpstreamFailed, Usage
 from proxy.providers import anthropic
 from sandbox import SandboxServer
-from proxy.sse import SSEDecoder
+from proxy.translate.sse import SSEDecoder
 from proxy.table import DeploymentEntry, ProviderEntry
 from proxy.upstream import aclose_all, client
 

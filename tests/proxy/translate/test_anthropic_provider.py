@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     Answer,
     ChatRequest,
     Event,

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 import anthropic
 import pytest
 
-from proxy.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolChoice
-from proxy.errors import ProxyError
+from proxy.translate.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolChoice
+from proxy.translate.errors import ProxyError
 from sandbox import SandboxServer
-from proxy.shapes import anthropic as shape
+from proxy.translate.shapes import anthropic as shape
 
 WEATHER = {
     "name": "get_weather",

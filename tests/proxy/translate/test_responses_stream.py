@@ -11,10 +11,10 @@ import orjson
 import pytest
 from openai.types.responses import ResponseStreamEvent
 
-from proxy.canonical import Finish, Start, TextDelta, ToolCallDelta, ToolCallStart, Usage
-from proxy.errors import ProxyError
-from proxy.shapes import responses
-from proxy.sse import SSEDecoder
+from proxy.translate.canonical import Finish, Start, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes import responses
+from proxy.translate.sse import SSEDecoder
 
 EVENT_MODELS = {
     cls.model_fields["type"].annotation.__args__[0]: cls

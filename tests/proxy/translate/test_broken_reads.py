@@ -4,9 +4,11 @@ client, however the upstream's bytes were split into reads."""
 import orjson
 import pytest
 
-from proxy.canonical import TextDelta, UpstreamFailed
-from proxy.providers import anthropic, openai, openai_responses
-from proxy.providers.openai_translate import stream_parser
+from proxy.translate.canonical import TextDelta, UpstreamFailed
+from proxy.translate.providers.anthropic import native as anthropic_native
+from proxy.translate.providers.openai import native as openai_native
+from proxy.translate.providers.openai import responses as openai_responses
+from proxy.translate.providers.openai.translate import ChatStreamParser
 
 
 def chat_chunk(text: str) -> bytes:

@@ -7,9 +7,9 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from proxy.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolChoice
-from proxy.errors import ProxyError
-from proxy.shapes import responses
+from proxy.translate.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolChoice
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes import responses
 
 WEATHER = {
     "type": "object",

@@ -6,9 +6,9 @@ import openai
 import orjson
 from openai.types.responses import Response
 
-from proxy.canonical import Answer, Finish, Start, TextDelta, ToolCallDelta, ToolCallStart, Usage
-from proxy.errors import ProxyError
-from proxy.shapes import responses
+from proxy.translate.canonical import Answer, Finish, Start, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes import responses
 
 
 def answer(*events) -> Answer:

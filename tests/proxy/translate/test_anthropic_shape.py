@@ -8,7 +8,7 @@ import pytest
 from anthropic.types import ErrorResponse
 from anthropic.types import Message as SDKMessage
 
-from proxy.canonical import (
+from proxy.translate.canonical import (
     Answer,
     Event,
     Finish,
@@ -19,8 +19,8 @@ from proxy.canonical import (
     ToolCallStart,
     Usage,
 )
-from proxy.errors import ProxyError
-from proxy.shapes import anthropic as shape
+from proxy.translate.errors import ProxyError
+from proxy.translate.shapes import anthropic as shape
 
 USER = {"role": "user", "content": "hi"}
 

@@ -2,8 +2,8 @@
 
 import asyncio
 
-from proxy.relay_modes import _first_event_apart
-from proxy.sse import SSEDecoder
+from proxy.relay import _first_event_apart
+from proxy.translate.sse import SSEDecoder
 
 WIRE = (
     b"event: a\ndata: 1\n\n"

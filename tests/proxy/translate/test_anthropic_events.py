@@ -4,7 +4,7 @@ indexes to tool indexes, cumulative usage with cache tokens, refusals of broken 
 import orjson
 import pytest
 
-from proxy.canonical import Answer, Finish, UpstreamFailed, Usage
+from proxy.translate.canonical import Answer, Finish, UpstreamFailed, Usage
 from proxy.providers import anthropic
 
 
