@@ -1,5 +1,7 @@
-"""Wire rules: bad bodies get 400 naming the field, big ones 413, everything else passes
-through untouched; buffered usage survives a graceful shutdown."""
+"""Wire rules: the gateway refuses only what it must understand (auth, model, stream,
+size) and a translation's bad fields, naming the field; on a native path everything else
+passes through untouched to the upstream, whose own answer comes back; big bodies get
+413; buffered usage survives a graceful shutdown."""
 
 import httpx
 import pytest
@@ -88,21 +90,44 @@ def post(server, key, body=None, content=None, path="/v1/chat/completions"):
         ),
     ],
 )
-def test_bad_bodies_get_400_naming_the_field(asgi_server, routes, tenant, content, param, fragment):
+def test_a_translation_refuses_bad_bodies_naming_the_field(
+    asgi_server, matrix_routes, tenant, content, param, fragment
+):
+    """Served by an Anthropic-kind provider, a chat body is read by the gateway's chat
+    parser, which names what it cannot read before anything goes upstream."""
+    content = content.replace(b'"demo"', b'"via-anthropic"')
     r = post(asgi_server, tenant.secret, content=content)
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param
     assert fragment in error["message"]
     assert r.headers["x-request-id"]
-    assert routes.state.requests == [], "nothing reached the upstream"
+    assert matrix_routes.state.requests == [], "nothing reached the upstream"
 
 
-def test_embeddings_and_completions_validate_their_own_fields(asgi_server, routes, tenant):
-    r = post(asgi_server, tenant.secret, {"model": "demo", "input": 5}, path="/v1/embeddings")
-    assert r.status_code == 400 and r.json()["error"]["param"] == "input"
-    r = post(asgi_server, tenant.secret, {"model": "demo"}, path="/v1/completions")
-    assert r.status_code == 400 and r.json()["error"]["param"] == "prompt"
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/chat/completions", {"model": "via-openai", "messages": "hi"}, "messages"),
+        ("/v1/chat/completions", {"model": "via-openai", "messages": [{"role": "robot", "content": "x"}]}, None),
+        ("/v1/embeddings", {"model": "via-openai", "input": 5}, "input"),
+        ("/v1/completions", {"model": "via-openai"}, "prompt"),
+    ],
+)  # fmt: skip
+def test_a_native_path_leaves_the_body_to_the_upstream(
+    asgi_server, matrix_routes, tenant, path, body, param
+):
+    """OpenAI client → OpenAI-kind provider: fields the gateway need not read go to the
+    upstream unchanged, and the upstream's own refusal comes back."""
+    r = post(asgi_server, tenant.secret, body, path=path)
+    assert r.status_code == 400, r.text
+    assert matrix_routes.state.requests, "the body reached the upstream"
+    sent = matrix_routes.state.requests[-1]["body"]
+    assert {k: v for k, v in sent.items() if k != "model"} == {
+        k: v for k, v in body.items() if k != "model"
+    }
+    if param is not None:
+        assert r.json()["error"]["param"] == param
 
 
 def test_bodies_over_the_cap_get_413(asgi_server, routes, tenant, settings):

@@ -10,6 +10,7 @@ from proxy.translate.canonical import (
     Start,
     TextDelta,
     TextPart,
+    Tool,
     ToolCallDelta,
     ToolCallStart,
     UpstreamFailed,
@@ -23,10 +24,19 @@ from proxy.translate.wire import Upstream, UpstreamRequest, dumps
 FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter"}
 
 
+# Of a translated request's shape-specific extras, those chat completions takes as they
+# are; the rest (Anthropic's thinking, context_management, output_config, top_k;
+# Responses' reasoning, include, client_metadata …) are advice it has no field for.
+OPENAI_EXTRA = frozenset(
+    {"seed", "logprobs", "top_logprobs", "frequency_penalty", "presence_penalty",
+     "logit_bias", "prompt_cache_key", "store", "safety_identifier"}
+)  # fmt: skip
+
+
 def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
     body: dict = {
         "model": upstream.model,
-        "messages": [_message(m) for m in request.messages],
+        "messages": [_message(request, m, i) for i, m in enumerate(request.messages)],
     }
     if request.stream:
         body["stream"] = True
@@ -35,23 +45,45 @@ def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
         "max_tokens": request.max_tokens, "temperature": request.temperature,
         "top_p": request.top_p, "stop": request.stop or None,
         "response_format": request.response_format, "user": request.user,
-        "parallel_tool_calls": request.parallel_tool_calls if request.tools else None,
     }  # fmt: skip
     body.update({k: v for k, v in optional.items() if v is not None})
-    if request.tools:
-        body["tools"] = [
-            {"type": "function", "function": {"name": t.name, "parameters": t.parameters,
-                                              **({"description": t.description} if t.description else {})}}
-            for t in request.tools
-        ]  # fmt: skip
-    if request.tool_choice is not None:
+    tools = [_tool(request, t, i) for i, t in enumerate(request.tools)]
+    tools = [t for t in tools if t is not None]
+    if tools:
+        body["tools"] = tools
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.tool_choice is not None and (tools or request.tool_choice.mode == "none"):
         choice = request.tool_choice
         body["tool_choice"] = (
             {"type": "function", "function": {"name": choice.name}}
             if choice.mode == "tool"
             else choice.mode
         )
+    for name, value in request.extra.items():
+        if name in OPENAI_EXTRA:
+            body[name] = value
+        else:
+            request.left_out(name)
     return post(upstream, "chat/completions", body)
+
+
+def _tool(request: ChatRequest, tool: Tool, i: int) -> dict | None:
+    if tool.hosted is not None:
+        request.unsupported(
+            f"tools[{i}]",
+            f"The hosted tool {tool.hosted!r} has no equivalent on this model's "
+            "OpenAI-compatible provider.",
+        )
+        return None
+    if tool.cache_control is not None:
+        request.left_out("cache_control")
+    function: dict = {"name": tool.name, "parameters": tool.parameters}
+    if tool.description:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
 
 
 def post(upstream: Upstream, path: str, body: dict) -> UpstreamRequest:
@@ -62,14 +94,24 @@ def post(upstream: Upstream, path: str, body: dict) -> UpstreamRequest:
     return UpstreamRequest(f"{upstream.base_url}/{path}", headers, dumps(body))
 
 
-def _message(m: Message) -> dict:
+def _message(request: ChatRequest, m: Message, i: int) -> dict:
+    if any(p.cache_control is not None for p in m.content if isinstance(p, TextPart)) or (
+        m.cache_control is not None
+    ):
+        request.left_out("cache_control")  # OpenAI caches prompt prefixes by itself
     if m.role == "tool":
-        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.text}
+        if any(isinstance(p, ImagePart) for p in m.content):
+            request.unsupported(
+                f"messages[{i}].content",
+                "A tool result with an image has no equivalent in chat completions.",
+            )
+        texts = [p.text for p in m.content if isinstance(p, TextPart)]
+        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": "\n\n".join(texts)}
     out: dict = {"role": m.role}
-    if m.content and all(isinstance(p, TextPart) for p in m.content):
-        out["content"] = m.text
+    if len(m.content) == 1 and isinstance(m.content[0], TextPart):
+        out["content"] = m.content[0].text
     elif m.content:
-        out["content"] = [_part(p) for p in m.content]
+        out["content"] = [_part(p) for p in m.content]  # each part apart: words never fuse
     else:
         out["content"] = None if m.tool_calls else ""
     if m.tool_calls:
