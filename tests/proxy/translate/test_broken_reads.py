@@ -4,7 +4,7 @@ client, however the upstream's bytes were split into reads."""
 import orjson
 import pytest
 
-from proxy.translate.canonical import TextDelta, UpstreamFailed
+from proxy.translate.canonical import Cost, TextDelta, UpstreamFailed
 from proxy.translate.providers.anthropic import native as anthropic_native
 from proxy.translate.providers.openai import native as openai_native
 from proxy.translate.providers.openai import responses as openai_responses
@@ -18,11 +18,14 @@ def chat_chunk(text: str) -> bytes:
 
 
 BROKEN = b"data: {not json\n\n"
-PRICE = lambda usage: (0, 0.0)  # noqa: E731
+
+
+def PRICE(usage) -> Cost:
+    return Cost(0, 0.0)
 
 
 def test_native_openai_relay_carries_the_events_before_the_break() -> None:
-    relay = openai.StreamRelay(model="mine", include_usage=False, price=PRICE)
+    relay = openai_native.StreamRelay(model="mine", include_usage=False, price=PRICE)
     with pytest.raises(UpstreamFailed) as caught:
         relay.feed(chat_chunk("Hel") + chat_chunk("lo") + BROKEN)
     relayed = b"".join(caught.value.partial)
@@ -32,7 +35,7 @@ def test_native_openai_relay_carries_the_events_before_the_break() -> None:
 
 def test_native_anthropic_and_responses_relays_carry_them_too() -> None:
     start = b'event: message_start\ndata: {"type":"message_start","message":{"model":"up","usage":{"input_tokens":3}}}\n\n'
-    relay = anthropic.NativeStreamRelay(model="mine", price=PRICE)
+    relay = anthropic_native.StreamRelay(model="mine", price=PRICE)
     with pytest.raises(UpstreamFailed) as caught:
         relay.feed(start + b"event: content_block_delta\ndata: {not json\n\n")
     assert b"message_start" in b"".join(caught.value.partial)
@@ -40,14 +43,14 @@ def test_native_anthropic_and_responses_relays_carry_them_too() -> None:
     created = (
         b'event: response.created\ndata: {"type":"response.created","response":{"model":"up"}}\n\n'
     )
-    relay = openai_responses.NativeStreamRelay(model="mine", price=PRICE)
+    relay = openai_responses.StreamRelay(model="mine", price=PRICE)
     with pytest.raises(UpstreamFailed) as caught:
         relay.feed(created + b'event: error\ndata: {"type":"error","message":"boom"}\n\n')
     assert b'"model":"mine"' in b"".join(caught.value.partial)
 
 
 def test_translating_parser_carries_the_canonical_events_before_the_break() -> None:
-    parser = stream_parser()
+    parser = ChatStreamParser()
     with pytest.raises(UpstreamFailed) as caught:
         parser.feed(chat_chunk("Hel") + chat_chunk("lo") + BROKEN)
     texts = [e.text for e in caught.value.partial if isinstance(e, TextDelta)]
@@ -55,6 +58,6 @@ def test_translating_parser_carries_the_canonical_events_before_the_break() -> N
 
 
 def test_an_unbroken_read_carries_nothing_extra() -> None:
-    relay = openai.StreamRelay(model="mine", include_usage=False, price=PRICE)
+    relay = openai_native.StreamRelay(model="mine", include_usage=False, price=PRICE)
     out = relay.feed(chat_chunk("Hi") + b"data: [DONE]\n\n")
     assert out.count(b"data: ") == 2 and relay.done

@@ -7,7 +7,15 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from proxy.translate.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolChoice
+from proxy.translate.canonical import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
 from proxy.translate.errors import ProxyError
 from proxy.translate.shapes import responses
 

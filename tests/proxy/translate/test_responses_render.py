@@ -6,7 +6,15 @@ import openai
 import orjson
 from openai.types.responses import Response
 
-from proxy.translate.canonical import Answer, Finish, Start, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from proxy.translate.canonical import (
+    Answer,
+    Finish,
+    Start,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 from proxy.translate.errors import ProxyError
 from proxy.translate.shapes import responses
 

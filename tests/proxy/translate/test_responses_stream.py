@@ -11,7 +11,15 @@ import orjson
 import pytest
 from openai.types.responses import ResponseStreamEvent
 
-from proxy.translate.canonical import Finish, Start, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from proxy.translate.canonical import (
+    Cost,
+    Finish,
+    Start,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 from proxy.translate.errors import ProxyError
 from proxy.translate.shapes import responses
 from proxy.translate.sse import SSEDecoder
@@ -38,8 +46,8 @@ REFERENCE = [
 ]  # fmt: skip
 
 
-def price(usage: Usage) -> tuple[int, float]:
-    return usage.input * 1000 + usage.output * 2000, usage.input * 1e-9 + usage.output * 2e-9
+def price(usage: Usage) -> Cost:
+    return Cost(usage.input * 1000 + usage.output * 2000, usage.input * 1e-9 + usage.output * 2e-9)
 
 
 def stream_bytes(events, *, end: bool = True) -> bytes:
@@ -106,7 +114,7 @@ def test_text_then_tool_call_reassembles_in_the_sdk(upstream):
     usage = final.usage
     assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (30, 8, 38)
     assert usage.input_tokens_details.cached_tokens == 10
-    assert usage.cost == pytest.approx(price(Usage(30, 8, 10))[1])
+    assert usage.cost == pytest.approx(price(Usage(30, 8, 10)).usd)
 
 
 def test_item_events_agree_with_the_completed_response():
