@@ -7,7 +7,6 @@ import openai
 import pytest
 
 from tests.proxy.conftest import make_tenant, records
-from tests.proxy.test_matrix import matrix_routes  # noqa: F401 - the routes fixture
 
 ASK = [{"role": "user", "content": "hi there"}]
 
@@ -16,7 +15,7 @@ def claude(server, key: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=server.url, api_key=key, max_retries=0)
 
 
-def test_messages_accepts_x_api_key_and_bearer(asgi_server, matrix_routes, tenant):  # noqa: F811
+def test_messages_accepts_x_api_key_and_bearer(asgi_server, matrix_routes, tenant):
     for headers in ({"x-api-key": tenant.secret}, {"Authorization": f"Bearer {tenant.secret}"}):
         r = httpx.post(
             asgi_server.url + "/v1/messages",
@@ -28,7 +27,7 @@ def test_messages_accepts_x_api_key_and_bearer(asgi_server, matrix_routes, tenan
     assert len(records(2)) == 2
 
 
-def test_messages_errors_are_anthropic_shaped(asgi_server, matrix_routes, transactional_db):  # noqa: F811
+def test_messages_errors_are_anthropic_shaped(asgi_server, matrix_routes, transactional_db):
     with pytest.raises(anthropic.AuthenticationError) as info:
         claude(asgi_server, "jinf_wrong").messages.create(
             model="via-anthropic", max_tokens=5, messages=ASK
@@ -58,7 +57,7 @@ def test_messages_errors_are_anthropic_shaped(asgi_server, matrix_routes, transa
     assert info.value.body["error"]["type"] == "rate_limit_error"
 
 
-def test_count_tokens_is_answered_by_the_anthropic_deployment(asgi_server, matrix_routes, tenant):  # noqa: F811
+def test_count_tokens_is_answered_by_the_anthropic_deployment(asgi_server, matrix_routes, tenant):
     counted = claude(asgi_server, tenant.secret).messages.count_tokens(
         model="via-anthropic", messages=ASK
     )
@@ -72,7 +71,7 @@ def test_count_tokens_is_answered_by_the_anthropic_deployment(asgi_server, matri
         claude(asgi_server, tenant.secret).messages.count_tokens(model="via-openai", messages=ASK)
 
 
-def test_responses_refuses_previous_response_id_clearly(asgi_server, matrix_routes, tenant):  # noqa: F811
+def test_responses_refuses_previous_response_id_clearly(asgi_server, matrix_routes, tenant):
     client = openai.OpenAI(base_url=asgi_server.url + "/v1", api_key=tenant.secret, max_retries=0)
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="via-openai", input="hi", previous_response_id="resp_123")
@@ -83,7 +82,7 @@ def test_responses_refuses_previous_response_id_clearly(asgi_server, matrix_rout
     assert info.value.param == "input"
 
 
-def test_responses_echo_the_request_settings(asgi_server, matrix_routes, tenant):  # noqa: F811
+def test_responses_echo_the_request_settings(asgi_server, matrix_routes, tenant):
     client = openai.OpenAI(base_url=asgi_server.url + "/v1", api_key=tenant.secret, max_retries=0)
     response = client.responses.create(
         model="via-anthropic", input="hi", instructions="Be brief.", temperature=0.5

@@ -82,6 +82,10 @@ def test_removed_deployments_are_removed(db):
         ("models: [{name: m, price: {input: 0.0000001}, deployments: []}]", "at most 6 decimals"),
         ("models: [{name: m, deployments: []}]", "at least one deployment"),
         ("{{{", "Not valid YAML"),
+        (
+            "models: [{name: m, drop_unsupported: sometimes, deployments: []}]",
+            "drop_unsupported must be true or false",
+        ),
     ],
 )
 def test_invalid_files_get_a_clear_error_and_change_nothing(db, text, message):
@@ -115,3 +119,33 @@ def test_demo_routes_add_real_models_only_with_their_keys(db, monkeypatch):
     )
     assert Provider.objects.get(name="anthropic-main").kind == "anthropic"
     assert Provider.objects.get(name="anthropic-main").api_key == "sk-a"
+
+
+def test_cache_write_prices_and_drop_unsupported_are_read(db):
+    apply(
+        parse(
+            ROUTES.replace("env:TEST_UPSTREAM_KEY", "k").replace(
+                "cached_input: 0.075}",
+                "cached_input: 0.075, cache_write: 0.1875}\n    drop_unsupported: true",
+            )
+        )
+    )
+    route = ModelRoute.objects.get(name="gpt-4o-mini")
+    assert (route.cached_input_price, route.cache_write_price) == (75_000, 187_500)
+    assert route.drop_unsupported is True
+
+
+def test_a_kind_is_any_adapter_of_the_registry(db, monkeypatch):
+    """A new provider kind is one folder and one line in KINDS: no migration, and the
+    model's validation and the routes file take it at once."""
+    from django.core.exceptions import ValidationError
+
+    from proxy.translate import providers
+
+    provider = Provider(name="p", kind="future", base_url="http://127.0.0.1:9")
+    with pytest.raises(ValidationError, match="Unknown provider kind"):
+        provider.full_clean()
+    monkeypatch.setitem(providers.KINDS, "future", providers.KINDS["openai"])
+    provider.full_clean()
+    apply(parse("providers: [{name: f, kind: future, base_url: 'http://127.0.0.1:9'}]"))
+    assert Provider.objects.get(name="f").kind == "future"
