@@ -91,7 +91,8 @@ def describe(run: AgentRun, gateway: Gateway, rows, artifacts) -> str:
     said = "\n".join(
         line
         for line in (run.stdout + "\n" + run.stderr).splitlines()
-        if re.search(r"error|status|\b[45]\d\d\b|invalid|unsupported|reject", line, re.I)
+        if FINAL_TEXT not in line
+        and re.search(r"error|status|\b[45]\d\d\b|invalid|unsupported|reject", line, re.I)
     )
     upstream = []
     for r in gateway.sandbox.state.requests:
@@ -149,7 +150,17 @@ def test_agent_completes_the_tool_loop(agent, kind, agent_clis, gateway, tmp_pat
         problems.append(f"the gateway recorded {len(ok_rows)} ok usage rows for {model}, not ≥ 2")
     bad_rows = [r for r in rows if r.status != "ok"]
     if bad_rows:
-        problems.append(f"the gateway recorded {len(bad_rows)} failed request(s)")
+        first = bad_rows[0]
+        problems.append(
+            f"the gateway recorded {len(bad_rows)} failed request(s), the first "
+            f"{first.status} {first.http_status} via {first.provider or '(before routing)'}: "
+            f"{first.error[:300]}"
+        )
+        if agent == "claude" and run.returncode == 0 and "role" in first.error:
+            problems.append(
+                'Claude Code recognised that refusal of its {"role":"system"} turn and re-sent the '
+                "turn without it (its own fallback), so the loop finished on a degraded request"
+            )
     if problems:
         artifacts = save_artifacts(request.node.name, run, gateway.sandbox, rows)
         pytest.fail(
