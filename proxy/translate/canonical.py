@@ -121,7 +121,8 @@ class ChatRequest:
         if not self.drop_unsupported:
             raise ProxyError(
                 400,
-                f"{message} Set `drop_unsupported: true` on the model's route to drop it instead.",
+                f"{name}: {message} Set `drop_unsupported: true` on the model's route to "
+                "drop it instead.",
                 param=name,
                 code="unsupported_parameter",
             )
