@@ -43,6 +43,7 @@ class ImagePart:
     media_type: str | None = None
     data: str | None = None
     detail: str | None = None
+    cache_control: dict | None = None  # Anthropic's prompt-cache breakpoint on this part
 
 
 Part = TextPart | ImagePart
@@ -114,6 +115,9 @@ class ChatRequest:
     drop_unsupported: bool = False
     # What a translation left out (field names), for the x-jinf-dropped header.
     dropped: list[str] = field(default_factory=list)
+    # What the client's shape keeps for rendering the answer back, never sent upstream:
+    # e.g. Responses' namespaced tools, flattened for providers, by their client names.
+    shape_state: dict = field(default_factory=dict)
 
     def unsupported(self, name: str, message: str) -> None:
         """`name` has no equivalent at the target: dropped and recorded when the route
