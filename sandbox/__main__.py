@@ -19,9 +19,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--chunks", type=int, default=8, help="content chunks per stream")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="delay between stream chunks")
+    parser.add_argument(
+        "--no-responses",
+        action="store_true",
+        help="answer /v1/responses with 404, as an upstream with only chat completions",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    app = SandboxApp(Settings(chunks=args.chunks, delay_ms=args.delay_ms))
+    settings = Settings(chunks=args.chunks, delay_ms=args.delay_ms, responses=not args.no_responses)
+    app = SandboxApp(settings)
     uvicorn.run(
         app,
         host=args.host,

@@ -22,7 +22,13 @@ ECHO_WORDS = 20
 IMAGE_TOKENS = 85
 MESSAGE_OVERHEAD = 3
 _WORD = re.compile(r"\S+")
-_MEDIA = frozenset({"image_url", "image", "input_image", "input_audio", "document", "file"})
+_MEDIA = frozenset(
+    {"image_url", "image", "input_image", "input_audio", "input_file", "document", "file"}
+)
+# Text parts as chat completions, Anthropic messages and the Responses API spell them.
+TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
+# Messages that steer the model rather than take a turn in the conversation.
+ASIDE_ROLES = frozenset({"system", "developer"})
 _FILLER = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit")
 
 
@@ -53,7 +59,7 @@ def _part_tokens(part: object) -> int:
     if not isinstance(part, dict):
         return count_words(json.dumps(part))
     kind = part.get("type")
-    if kind == "text":
+    if kind in TEXT_PARTS:
         return count_words(str(part.get("text") or ""))
     if kind in _MEDIA:
         return IMAGE_TOKENS
@@ -86,11 +92,23 @@ def content_text(content: object) -> str:
     for part in parts:
         if isinstance(part, str):
             texts.append(part)
-        elif isinstance(part, dict) and part.get("type") == "text":
+        elif isinstance(part, dict) and part.get("type") in TEXT_PARTS:
             texts.append(str(part.get("text") or ""))
         elif isinstance(part, dict) and part.get("type") == "tool_result":
             texts.append(content_text(part.get("content")))
     return " ".join(t for t in texts if t)
+
+
+def last_turn(messages: list[Any]) -> dict[str, Any]:
+    """The newest message or item that is not a system/developer aside; {} when none is.
+
+    An instruction appended after a tool result does not make the tool result any less the
+    thing the model answers.
+    """
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") not in ASIDE_ROLES:
+            return message
+    return {}
 
 
 def tools_tokens(tools: object) -> int:
@@ -121,24 +139,38 @@ def pad(text: str, chunks: int) -> str:
 
 
 def schema_value(schema: object, depth: int = 0) -> Any:
-    """A deterministic value satisfying a (simple) JSON schema."""
+    """A deterministic value satisfying a (simple) JSON schema; odd schemas get "sandbox"."""
     if not isinstance(schema, dict) or depth > 8:
         return "sandbox"
     if "const" in schema:
         return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
     for key in ("anyOf", "oneOf", "allOf"):
-        options = [s for s in schema.get(key) or [] if s.get("type") != "null"]
+        listed = schema.get(key)
+        options = (
+            [s for s in listed if isinstance(s, dict) and s.get("type") != "null"]
+            if isinstance(listed, list)
+            else []
+        )
         if options:
             return schema_value(options[0], depth + 1)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or "properties" in schema:
-        props = schema.get("properties") or {}
-        names = schema.get("required", list(props))
-        return {name: schema_value(props.get(name), depth + 1) for name in names}
+        props = schema.get("properties")
+        props = props if isinstance(props, dict) else {}
+        required = schema.get("required", list(props))
+        names = required if isinstance(required, list) else list(props)
+        return {
+            name: schema_value(props.get(name), depth + 1)
+            for name in names
+            if isinstance(name, str)
+        }
+    if not isinstance(kind, str):
+        return "sandbox"
     return {
         "string": "sandbox",
         "integer": 42,
@@ -160,6 +192,20 @@ def tool_call(name: str, schema: object, id_prefix: str) -> ToolCall:
 def tool_reply(calls: list[ToolCall]) -> Reply:
     tokens = sum(1 + count_words(call.arguments) for call in calls)
     return Reply(tool_calls=calls, reason="tool", output_tokens=tokens)
+
+
+def scripted_reply(name: str, id_prefix: str) -> Reply:
+    """The `tool=NAME` option's answer: one call to NAME with arguments `{}`."""
+    return tool_reply([tool_call(name, None, id_prefix)])
+
+
+def structured(kind: object, schema: object, text: str) -> str | None:
+    """The answer under a JSON response format, or None when the format is plain text."""
+    if kind == "json_object":
+        return json.dumps({"answer": text})
+    if kind == "json_schema":
+        return json.dumps(schema_value(schema if isinstance(schema, dict) else {}))
+    return None
 
 
 def text_reply(text: str, *, max_tokens: int | None, stops: list[str]) -> Reply:

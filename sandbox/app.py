@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import anthropic_messages, openai_chat, openai_completions, openai_embeddings
+from . import (
+    anthropic_messages,
+    openai_chat,
+    openai_completions,
+    openai_embeddings,
+    openai_responses,
+)
 from .exchange import Exchange, Receive, Send
 from .options import Options, OptionsError, Settings, parse_model
 from .state import SandboxState
@@ -24,18 +31,44 @@ from .wire import (
     new_id,
 )
 
-Handler = Callable[[dict[str, Any], Options, Settings], Response]
+Handler = Callable[[dict[str, Any], Options, Settings, Mapping[str, str]], Response]
 
 ROUTES: dict[tuple[str, str], tuple[Flavour, Handler]] = {
     ("POST", "/v1/chat/completions"): ("openai", openai_chat.chat_completion),
     ("POST", "/v1/completions"): ("openai", openai_completions.completion),
     ("POST", "/v1/embeddings"): ("openai", openai_embeddings.embeddings),
+    ("POST", "/v1/responses"): ("openai", openai_responses.create),
     ("POST", "/v1/messages"): ("anthropic", anthropic_messages.message_create),
     ("POST", "/v1/messages/count_tokens"): ("anthropic", anthropic_messages.count_tokens),
 }
 MODELS = ("sandbox-chat", "sandbox-embed", "claude-sandbox")
 MODELS_CREATED = 1_700_000_000
 NOT_JSON = b"<html><body>sandbox fault: this is not JSON</body></html>"
+# What a handler raises when a field deep in the body has a shape it did not check.
+SHAPE_ERRORS = (AttributeError, LookupError, TypeError, ValueError, RecursionError)
+
+
+def _finite(raw: str) -> float:
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {raw}")
+    return value
+
+
+def _constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(raw: bytes) -> object:
+    """Strict JSON: no NaN or Infinity, and no lone surrogates (they could not be echoed
+    back as UTF-8); None for anything that is not JSON."""
+    try:
+        body = json.loads(raw, parse_constant=_constant, parse_float=_finite) if raw else None
+        if b"\\ud" in raw or b"\\uD" in raw:  # an escaped surrogate: is it paired?
+            dumps(body).encode()
+    except (ValueError, RecursionError):
+        return None
+    return body
 
 
 def _models(flavour: Flavour, ids: tuple[str, ...]) -> object:
@@ -92,6 +125,8 @@ class SandboxApp:
         record = self.state.begin(path=path, method=method, headers=headers)
         exchange = Exchange(receive, send, record)
         route = ROUTES.get((method, path))
+        if path == "/v1/responses" and not self.settings.responses:
+            route = None
         is_anthropic = path.startswith("/v1/messages") or "anthropic-version" in headers
         flavour: Flavour = route[0] if route else ("anthropic" if is_anthropic else "openai")
         try:
@@ -119,10 +154,7 @@ class SandboxApp:
         if route is None:
             await self._models(exchange, flavour, record["path"], record["method"])
             return
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        body = parse_body(raw)
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object.")
         record["body"] = body
@@ -140,8 +172,8 @@ class SandboxApp:
         record.update(model=model, base_model=opts.base, options=opts.given)
         self.state.count(model, opts.base)
         try:
-            response = route[1](body, opts, self.settings)
-        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            response = route[1](body, opts, self.settings, headers)
+        except SHAPE_ERRORS as error:
             # A malformed field deep in the body: say so instead of a bare 500.
             message = f"The request body does not match the API's schema ({error!r})."
             raise ApiError(400, message) from error

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .answers import Reply, as_stops, count_words, echo, pad, split_text, text_reply
-from .openai_chat import FINGERPRINT, FINISH, choice_count, include_usage, max_tokens_of, usage
+from .openai_chat import (
+    FINGERPRINT,
+    FINISH,
+    check_common,
+    choice_count,
+    include_usage,
+    max_tokens_of,
+    usage,
+)
 from .options import Options, Settings
+from .shapes import optional
 from .wire import ApiError, JsonResponse, Response, StreamResponse, new_id, sse_data
 
 
@@ -50,8 +59,12 @@ def _stream(
     yield b"data: [DONE]\n\n"
 
 
-def completion(body: dict[str, Any], opts: Options, settings: Settings) -> Response:
+def completion(
+    body: dict[str, Any], opts: Options, settings: Settings, headers: Mapping[str, str]
+) -> Response:
     prompts = _prompts(body)
+    check_common(body)
+    optional(body, "echo", bool, "a boolean")
     n = choice_count(body)
     chunks = opts.stream_chunks(settings)
     max_tokens = max_tokens_of(body)

@@ -9,10 +9,12 @@ import math
 import struct
 import sys
 from array import array
+from collections.abc import Mapping
 from typing import Any
 
 from .answers import count_words
 from .options import Options, Settings
+from .shapes import is_int
 from .wire import ApiError, JsonResponse, Response
 
 DEFAULT_DIMENSIONS = 8
@@ -53,10 +55,13 @@ def _encode(vec: array, encoding: str) -> list[float] | str:
     return base64.b64encode(vec.tobytes()).decode()
 
 
-def embeddings(body: dict[str, Any], opts: Options, settings: Settings) -> Response:
+def embeddings(
+    body: dict[str, Any], opts: Options, settings: Settings, headers: Mapping[str, str]
+) -> Response:
     items = _inputs(body.get("input"))
-    dimensions = body.get("dimensions") or DEFAULT_DIMENSIONS
-    if not isinstance(dimensions, int) or not 1 <= dimensions <= MAX_DIMENSIONS:
+    dimensions = body.get("dimensions")
+    dimensions = DEFAULT_DIMENSIONS if dimensions is None else dimensions
+    if not is_int(dimensions) or not 1 <= dimensions <= MAX_DIMENSIONS:
         raise ApiError(400, f"`dimensions` must be between 1 and {MAX_DIMENSIONS}.", "dimensions")
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):

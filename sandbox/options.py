@@ -2,16 +2,29 @@
 
 `demo@chunks=100,delay_ms=5,fault=drop`: the base name is free text; everything after the
 last `@` is a comma-separated list of `key=value` pairs. Parsed once per distinct id.
+
+chunks        content pieces per stream (default: the server's, 8)
+delay_ms      pause between stream events
+first_byte_ms pause before the response headers
+cached        prompt tokens reported as read from the cache
+fault         a 4xx/5xx status, or drop, timeout, invalid_json, slow_first_byte
+parallel=1    call the first two offered tools at once, where the API allows it
+tool=NAME     a scripted tool call: unless the conversation's last turn is a tool result, the
+              answer is one call to tool NAME with arguments `{}`, whatever tools the request
+              offers (even none); after a tool result the answer is text, as usual
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 FAULTS = frozenset({"drop", "timeout", "invalid_json", "slow_first_byte"})
 SLOW_FIRST_BYTE_MS = 2000.0
 MAX_CHUNKS = 100_000
+# Wider than either provider's own pattern, so a test can name a tool neither would accept.
+TOOL_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
 
 
 class OptionsError(ValueError):
@@ -24,6 +37,8 @@ class Settings:
 
     chunks: int = 8
     delay_ms: float = 0.0
+    # False: answer /v1/responses with 404, as an upstream that only has chat completions.
+    responses: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +50,7 @@ class Options:
     cached: int = 0
     fault: str | None = None
     parallel: bool = False
+    tool: str | None = None
     given: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -84,6 +100,14 @@ def _fault(raw: str) -> str:
     raise OptionsError(f"Unknown fault {raw!r}: use a 4xx/5xx status code or one of {known}.")
 
 
+def _tool(raw: str) -> str:
+    if TOOL_NAME.fullmatch(raw):
+        return raw
+    raise OptionsError(
+        f"`tool` must be a tool name of 1 to 128 letters, digits or _.:/-, got {raw!r}."
+    )
+
+
 @lru_cache(maxsize=4096)
 def parse_model(model: str) -> Options:
     """Split `base@k=v,...` into its base name and options; raises OptionsError."""
@@ -110,9 +134,11 @@ def parse_model(model: str) -> Options:
             values[key] = bool(_int(key, raw, 0, 1))
         elif key == "fault":
             values[key] = _fault(raw)
+        elif key == "tool":
+            values[key] = _tool(raw)
         else:
             raise OptionsError(
-                f"Unknown option `{key}`: use chunks, delay_ms, first_byte_ms, cached, fault "
-                "or parallel."
+                f"Unknown option `{key}`: use chunks, delay_ms, first_byte_ms, cached, fault, "
+                "parallel or tool (`tool=NAME`: answer with a call to tool NAME)."
             )
     return Options(base=base, given=given, **values)  # type: ignore[arg-type]

@@ -18,12 +18,20 @@ class SandboxServer:
     """`with SandboxServer() as sandbox: httpx.get(sandbox.url + "/v1/models")`."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, chunks: int = 8, delay_ms: float = 0.0
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        chunks: int = 8,
+        delay_ms: float = 0.0,
+        responses: bool = True,
     ) -> None:
+        """`responses=False` makes /v1/responses a 404, like an upstream without it."""
         self.host = host
         self.port = port
         self.state = SandboxState()
-        self.app = SandboxApp(Settings(chunks=chunks, delay_ms=delay_ms), self.state)
+        settings = Settings(chunks=chunks, delay_ms=delay_ms, responses=responses)
+        self.app = SandboxApp(settings, self.state)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

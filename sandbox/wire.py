@@ -49,11 +49,18 @@ _ANTHROPIC_ERRORS: dict[int, tuple[str, str]] = {
 class ApiError(Exception):
     """An error answer; the route's flavour decides the envelope."""
 
-    def __init__(self, status: int, message: str | None = None, param: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.param = param
+        self.code = code
 
 
 @dataclass(slots=True)
@@ -104,6 +111,7 @@ def error_payload(flavour: Flavour, error: ApiError) -> dict[str, object]:
     fallback = ("server_error" if error.status >= 500 else "invalid_request_error", None, "")
     kind, code, default = _OPENAI_ERRORS.get(error.status, fallback)
     message = error.message or default or f"Sandbox fault {error.status}."
+    code = error.code or code
     return {"error": {"message": message, "type": kind, "param": error.param, "code": code}}
 
 

@@ -2,6 +2,7 @@ import json
 
 import anthropic
 import httpx
+import pytest
 
 from sandbox import SandboxServer
 
@@ -180,3 +181,192 @@ def test_system_blocks_and_images_count(claude: anthropic.Anthropic) -> None:
     )
     assert message.content[0].text == "Hello from the sandbox. You said: what is it"
     assert message.usage.input_tokens == 3 + 3 + 85 + 3
+
+
+MID_SYSTEM = "mid-conversation-system-2026-04-07"
+HEADERS = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+WITH_SYSTEM = [
+    {"role": "user", "content": "hi there"},
+    {"role": "assistant", "content": "hello"},
+    {"role": "system", "content": "From now on, be brief."},
+    {"role": "user", "content": [{"type": "text", "text": "and now"}]},
+]
+
+
+def test_mid_conversation_system_needs_the_beta(
+    claude: anthropic.Anthropic, sandbox: SandboxServer
+) -> None:
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude.messages.create(model="claude", max_tokens=50, messages=WITH_SYSTEM)
+    assert caught.value.body["type"] == "error"
+    assert caught.value.body["error"] == {
+        "type": "invalid_request_error",
+        "message": "messages.2.role: Input should be 'user' or 'assistant'",
+    }
+    response = httpx.post(
+        sandbox.url + "/v1/messages/count_tokens",
+        headers={**HEADERS, "anthropic-beta": "some-other-beta-2025-01-01"},
+        json={"model": "claude", "messages": WITH_SYSTEM},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("messages.2.role:")
+
+
+def test_mid_conversation_system_with_the_beta(claude: anthropic.Anthropic) -> None:
+    betas = f"fine-grained-tool-streaming-2025-05-14, {MID_SYSTEM}"
+    message = claude.messages.create(
+        model="claude",
+        max_tokens=50,
+        messages=WITH_SYSTEM,
+        extra_headers={"anthropic-beta": betas},
+    )
+    assert message.content[0].text == "Hello from the sandbox. You said: and now"
+    # 4 messages of 3, plus 2 + 1 + 5 + 2 words: the system message counts like any other.
+    assert message.usage.input_tokens == 12 + 10
+    counted = claude.beta.messages.count_tokens(
+        model="claude", messages=WITH_SYSTEM, betas=[MID_SYSTEM]
+    )
+    assert counted.input_tokens == message.usage.input_tokens
+    with claude.beta.messages.stream(
+        model="claude", max_tokens=50, messages=WITH_SYSTEM, betas=[MID_SYSTEM]
+    ) as stream:
+        assert stream.get_final_message().content[0].text == message.content[0].text
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude.beta.messages.create(
+            model="claude",
+            max_tokens=50,
+            messages=[*WITH_SYSTEM, {"role": "tool", "content": "x"}],
+            betas=[MID_SYSTEM],
+        )
+    assert caught.value.body["error"]["message"] == (
+        "messages.4.role: Input should be 'user', 'assistant' or 'system'"
+    )
+
+
+def test_a_system_message_after_a_tool_result_keeps_it_the_last_turn(
+    claude: anthropic.Anthropic,
+) -> None:
+    messages = [
+        *HELLO,
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_time", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "noon"}],
+        },
+        {"role": "system", "content": [{"type": "text", "text": "answer in French"}]},
+    ]
+    message = claude.beta.messages.create(
+        model="claude", max_tokens=50, messages=messages, tools=[TIME], betas=[MID_SYSTEM]
+    )
+    assert message.content[0].text == "The tool returned: noon"
+
+
+def test_server_tools_and_unknown_blocks_are_accepted(claude: anthropic.Anthropic) -> None:
+    server_tools = [
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+        {"type": "web_fetch_20250910", "name": "web_fetch"},
+        {"type": "code_execution_20250825", "name": "code_execution"},
+        {"type": "bash_20250124", "name": "bash"},
+        {"type": "mcp_toolset", "mcp_server_name": "docs"},
+        {"type": "tool_from_the_future", "anything": [1, {"x": None}]},
+    ]
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "look it up"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                {"type": "redacted_thinking", "data": "opaque"},
+                {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_1",
+                    "name": "web_search",
+                    "input": {"query": "x"},
+                },
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+                {"type": "block_from_the_future", "payload": {"deep": [1, 2]}},
+                {"type": "text", "text": "found", "citations": None},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "thanks", "cache_control": {"type": "ephemeral"}},
+                {"type": "document", "source": {"type": "text", "data": "d"}, "title": "t"},
+                {"type": "search_result", "source": "s", "title": "t", "content": []},
+            ],
+        },
+    ]
+    message = claude.messages.create(
+        model="claude", max_tokens=50, messages=messages, tools=server_tools
+    )
+    assert message.stop_reason == "end_turn"  # server tools are never called as client tools
+    assert message.content[0].text == "Hello from the sandbox. You said: thanks"
+
+    cached_tool = {**WEATHER, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    custom = {**TIME, "type": "custom"}
+    called = claude.messages.create(
+        model="claude@parallel=1",
+        max_tokens=50,
+        messages=messages,
+        tools=[*server_tools, cached_tool, custom],
+    )
+    assert called.stop_reason == "tool_use"
+    assert [b.name for b in called.content] == ["get_weather", "get_time"]
+
+
+def test_output_config_output_format_and_thinking_are_accepted(
+    claude: anthropic.Anthropic, sandbox: SandboxServer
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+        "additionalProperties": False,
+    }
+    fmt = {"type": "json_schema", "schema": schema}
+    bodies = [
+        {"output_config": {"format": fmt, "effort": "low"}},
+        {"output_format": fmt},
+        {"output_config": {"format": fmt}, "thinking": {"type": "enabled", "budget_tokens": 1024}},
+    ]
+    for extra in bodies:
+        response = httpx.post(
+            sandbox.url + "/v1/messages",
+            headers=HEADERS,
+            json={"model": "claude", "max_tokens": 2000, "messages": HELLO, **extra},
+        )
+        assert response.status_code == 200, response.text
+        assert json.loads(response.json()["content"][0]["text"]) == {"name": "sandbox", "age": 42}
+    for thinking in ({"type": "adaptive"}, {"type": "disabled"}):
+        plain = claude.messages.create(
+            model="claude",
+            max_tokens=50,
+            messages=HELLO,
+            thinking=thinking,  # type: ignore[arg-type]
+            extra_body={"output_config": {"effort": "high"}},
+        )
+        assert plain.content[0].text == "Hello from the sandbox. You said: hi there"
+
+
+def test_wrong_types_answer_400_in_anthropic_envelope(sandbox: SandboxServer) -> None:
+    cases = [
+        ({"tools": 5}, "tools: Input should be a valid list"),
+        ({"tools": [{"name": "x"}]}, "tools.0.custom.input_schema: Field required"),
+        ({"tool_choice": "auto"}, "tool_choice: Input should be a valid dictionary"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content: Input should"),
+        ({"messages": [{"role": "user", "content": [5]}]}, "messages.0.content.0: Input"),
+        ({"system": 5}, "system: Input should be a valid list"),
+        ({"thinking": "on"}, "thinking: Input should be a valid dictionary"),
+        ({"stream": "yes"}, "stream: Input should be a valid boolean"),
+    ]
+    for extra, message in cases:
+        body = {"model": "claude", "max_tokens": 10, "messages": HELLO, **extra}
+        response = httpx.post(sandbox.url + "/v1/messages", headers=HEADERS, json=body)
+        assert response.status_code == 400, (extra, response.text)
+        payload = response.json()
+        assert payload["type"] == "error" and payload["error"]["type"] == "invalid_request_error"
+        assert payload["error"]["message"].startswith(message), (extra, payload)
