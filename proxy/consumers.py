@@ -99,7 +99,11 @@ class V1Consumer(AsyncHttpConsumer):
             if not self.finished:
                 await self.write(b"", more=False)
             return
-        headers = [(b"content-type", b"application/json")]
+        own_ms = (time.perf_counter() - self.arrived) * 1000
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"x-jinf-overhead-ms", b"%.3f" % own_ms),
+        ]
         if err.status in (429, 503):
             headers.append((b"retry-after", (err.retry_after or "1").encode()))
         await self.open(err.status, headers)
