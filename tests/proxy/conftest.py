@@ -10,7 +10,7 @@ from accounts.services import api_key_create, organization_create
 from billing.models import UsageRecord
 from billing.money import PICO_PER_USD
 from billing.services import credits_grant
-from proxy import auth, balancer, credits, limits, table
+from proxy import auth, balancer, credits, limits, relay, table
 from proxy.routes_file import apply
 from sandbox.server import SandboxServer
 from tests.processes import wait_for
@@ -27,6 +27,7 @@ def _fresh_proxy_state(settings):
         balancer.reset,
         credits.forget,
         limits.reset,
+        relay.forget,
         table.invalidate,
     ):
         forget()
