@@ -1,6 +1,9 @@
 """A deterministic fake LLM upstream speaking OpenAI's and Anthropic's wire formats.
 
-Options ride in the model id (`demo@chunks=20,delay_ms=5,fault=drop`); see `options.py`.
+Endpoints: OpenAI chat completions, completions, embeddings and responses; Anthropic
+messages and count_tokens; the model lists. Options ride in the model id
+(`demo@chunks=20,delay_ms=5,fault=drop`); see `options.py`. `demo@tool=NAME` scripts a call
+to tool NAME (arguments `{}`), offered or not, until the conversation ends on a tool result.
 """
 
 from .app import SandboxApp

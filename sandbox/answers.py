@@ -53,12 +53,19 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
+def kind_of(value: dict[str, Any], key: str = "type") -> str | None:
+    """`value[key]` when it is a string: a `type` or `role` that is a list must not reach a
+    set lookup, which would raise TypeError for it."""
+    kind = value.get(key)
+    return kind if isinstance(kind, str) else None
+
+
 def _part_tokens(part: object) -> int:
     if isinstance(part, str):
         return count_words(part)
     if not isinstance(part, dict):
         return count_words(json.dumps(part))
-    kind = part.get("type")
+    kind = kind_of(part)
     if kind in TEXT_PARTS:
         return count_words(str(part.get("text") or ""))
     if kind in _MEDIA:
@@ -92,7 +99,7 @@ def content_text(content: object) -> str:
     for part in parts:
         if isinstance(part, str):
             texts.append(part)
-        elif isinstance(part, dict) and part.get("type") in TEXT_PARTS:
+        elif isinstance(part, dict) and kind_of(part) in TEXT_PARTS:
             texts.append(str(part.get("text") or ""))
         elif isinstance(part, dict) and part.get("type") == "tool_result":
             texts.append(content_text(part.get("content")))
@@ -106,7 +113,7 @@ def last_turn(messages: list[Any]) -> dict[str, Any]:
     thing the model answers.
     """
     for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") not in ASIDE_ROLES:
+        if isinstance(message, dict) and kind_of(message, "role") not in ASIDE_ROLES:
             return message
     return {}
 

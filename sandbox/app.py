@@ -44,8 +44,10 @@ ROUTES: dict[tuple[str, str], tuple[Flavour, Handler]] = {
 MODELS = ("sandbox-chat", "sandbox-embed", "claude-sandbox")
 MODELS_CREATED = 1_700_000_000
 NOT_JSON = b"<html><body>sandbox fault: this is not JSON</body></html>"
-# What a handler raises when a field deep in the body has a shape it did not check.
+# What a handler raises when a field deep in the body has a shape it did not check: a last
+# resort, answered 400 with SHAPE_MESSAGE (tests treat that message as a bug to fix).
 SHAPE_ERRORS = (AttributeError, LookupError, TypeError, ValueError, RecursionError)
+SHAPE_MESSAGE = "The request body does not match the API's schema"
 
 
 def _finite(raw: str) -> float:
@@ -175,7 +177,7 @@ class SandboxApp:
             response = route[1](body, opts, self.settings, headers)
         except SHAPE_ERRORS as error:
             # A malformed field deep in the body: say so instead of a bare 500.
-            message = f"The request body does not match the API's schema ({error!r})."
+            message = f"{SHAPE_MESSAGE} ({error!r})."
             raise ApiError(400, message) from error
         await self._deliver(exchange, flavour, opts, response)
 

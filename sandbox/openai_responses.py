@@ -25,6 +25,7 @@ from .answers import (
     content_tokens,
     count_words,
     echo,
+    kind_of,
     last_turn,
     pad,
     scripted_reply,
@@ -230,7 +231,7 @@ def _called(body: dict[str, Any], opts: Options, functions: list[Function]) -> l
         return named[:1]
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
         listed = choice.get("tools") if isinstance(choice.get("tools"), list) else []
-        names = {t.get("name") for t in listed if isinstance(t, dict)}
+        names = {kind_of(t, "name") for t in listed if isinstance(t, dict)} - {None}
         functions = [f for f in functions if f.name in names]
     if opts.parallel and body.get("parallel_tool_calls") is not False and len(functions) >= 2:
         return functions[:2]
