@@ -49,12 +49,14 @@ def _stop(finish: Finish | None) -> tuple[str, str | None]:
 
 
 def _usage(usage: Usage | None, cost_usd: float | None) -> dict:
+    """Anthropic counts cache reads and writes apart from `input_tokens`; canonical
+    `input` includes both."""
     usage = usage or Usage()
     out: dict = {
-        "input_tokens": max(0, usage.input - usage.cached),
+        "input_tokens": max(0, usage.input - usage.cached - usage.cache_write),
         "output_tokens": usage.output,
         "cache_read_input_tokens": usage.cached,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": usage.cache_write,
     }
     if cost_usd is not None:
         out["cost"] = cost_usd
@@ -180,6 +182,9 @@ def stream_renderer(
 
 
 def _error(err: ProxyError) -> dict:
+    """The error type Anthropic's clients act on (its SDKs retry overloaded_error and
+    rate_limit_error), from the status: an upstream's own error type mid-stream reaches
+    here as the status it means (overloaded_error as 529, rate_limit_error as 429 …)."""
     default = "api_error" if err.status >= 500 else "invalid_request_error"
     return {"error": {"type": ERROR_TYPES.get(err.status, default), "message": err.message}}
 

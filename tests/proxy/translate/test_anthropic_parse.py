@@ -6,10 +6,18 @@ from collections.abc import Iterator
 import anthropic
 import pytest
 
-from proxy.translate.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolChoice
+from proxy.translate.canonical import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
 from proxy.translate.errors import ProxyError
-from sandbox import SandboxServer
 from proxy.translate.shapes import anthropic as shape
+from sandbox import SandboxServer
 
 WEATHER = {
     "name": "get_weather",
@@ -60,7 +68,7 @@ def test_parse_what_the_sdk_sends(sandbox: SandboxServer) -> None:
     assert shape.parse(sent) == ChatRequest(
         model="claude-x",
         messages=[
-            Message("system", [TextPart("Be brief.\n\nUse metric.")]),
+            Message("system", [TextPart("Be brief."), TextPart("Use metric.")]),
             Message("user", [TextPart("Weather?"), ImagePart(media_type="image/png", data=PNG),
                              ImagePart(url="https://x.test/a.png")]),
             Message("assistant", [TextPart("Checking.")], tool_calls=[
@@ -80,7 +88,7 @@ def test_parse_what_the_sdk_sends(sandbox: SandboxServer) -> None:
         tool_choice=ToolChoice("tool", "get_weather"),
         parallel_tool_calls=False,
         user="u-1",
-        extra={"top_k": 3},
+        extra={"top_k": 3, "messages.thinking": ["messages.1.content.0"]},
     )  # fmt: skip
 
 
@@ -112,7 +120,8 @@ USER = {"role": "user", "content": "hi"}
         ({"max_tokens": True}, "max_tokens"),
         ({"messages": []}, "messages"),
         ({"messages": "hi"}, "messages"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"role": "developer", "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"role": "system", "content": [{"type": "image"}]}]}, "messages.0.content.0.type"),
         ({"messages": [USER, {"role": "user", "content": 5}]}, "messages.1.content"),
         ({"messages": [{"role": "user", "content": [{"type": "video"}]}]}, "messages.0.content.0.type"),
         ({"messages": [{"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "b", "input": {}}]}]},

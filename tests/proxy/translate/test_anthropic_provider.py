@@ -1,7 +1,6 @@
 """The anthropic provider kind against the sandbox speaking Anthropic's wire format:
-translated requests (canonical → Messages API → canonical events) and native passthrough."""
+translated requests (canonical → Messages API → canonical events), sent as they are built."""
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -21,10 +20,9 @@ from proxy.translate.canonical import (
     ToolChoice,
     Usage,
 )
-from proxy.providers import anthropic
+from proxy.translate.providers.anthropic import ADAPTER as anthropic
+from proxy.translate.wire import Upstream
 from sandbox import SandboxServer
-from proxy.table import DeploymentEntry, ProviderEntry
-from proxy.upstream import aclose_all, client
 
 WEATHER = Tool(
     "get_weather",
@@ -45,33 +43,27 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def deployment(sandbox: SandboxServer, model: str = "demo", base: str = "") -> DeploymentEntry:
-    provider = ProviderEntry("up", "anthropic", base or sandbox.url, "sk-ant-up", 10.0)
-    return DeploymentEntry(1, provider, model, 0, 1)
+def upstream(sandbox: SandboxServer, model: str = "demo", base: str = "") -> Upstream:
+    return Upstream(base or sandbox.url, "sk-ant-up", model)
 
 
-def call(dep: DeploymentEntry, request: ChatRequest) -> list[Event]:
-    async def go() -> list[Event]:
-        try:
-            response = await client().send(anthropic.build(dep, request), stream=True)
-            assert response.status_code == 200, await response.aread()
-            if not request.stream:
-                return anthropic.parse_answer(orjson.loads(await response.aread()))
-            parser, events = anthropic.stream_parser(), []
-            async for chunk in response.aiter_raw():
-                events += parser.feed(chunk)
-            assert parser.done
-            return events
-        finally:
-            await aclose_all()
-
-    return asyncio.run(go())
+def call(up: Upstream, request: ChatRequest) -> list[Event]:
+    built = anthropic.build(up, request)
+    response = httpx.post(built.url, content=built.body, headers=built.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    if not request.stream:
+        return anthropic.parse_answer(response.json())
+    parser = anthropic.stream_parser()
+    content = response.content
+    events = [e for i in range(0, len(content), 9) for e in parser.feed(content[i : i + 9])]
+    assert parser.done
+    return events
 
 
-def both(dep: DeploymentEntry, request: ChatRequest) -> tuple[Answer, Answer]:
-    whole = Answer.of(call(dep, request))
+def both(up: Upstream, request: ChatRequest) -> tuple[Answer, Answer]:
+    whole = Answer.of(call(up, request))
     request.stream = True
-    streamed = Answer.of(call(dep, request))
+    streamed = Answer.of(call(up, request))
     return whole, streamed
 
 
@@ -110,21 +102,25 @@ def history() -> ChatRequest:
 
 
 def test_history_reaches_anthropic_in_its_own_shape(sandbox: SandboxServer) -> None:
-    whole, streamed = both(deployment(sandbox, "demo@cached=3"), history())
+    request = history()
+    whole, streamed = both(upstream(sandbox, "demo@cached=3"), request)
     sent = sandbox.state.requests[-1]
     assert sent["path"] == "/v1/messages"
     assert sent["headers"]["x-api-key"] == "sk-ant-up"
     assert sent["headers"]["anthropic-version"] == "2023-06-01"
+    assert sent["headers"]["anthropic-beta"] == "mid-conversation-system-2026-04-07"
+    assert request.dropped == ["seed", "logprobs"]  # OpenAI's; top_k is Anthropic's too
     body = sent["body"]
     assert body == {
         "model": "demo@cached=3",
         "max_tokens": 4096,
-        "system": "Be brief.\n\nUse metric.",
+        "system": [{"type": "text", "text": "Be brief."}],
         "messages": [
             {"role": "user", "content": [
                 {"type": "text", "text": "Weather in Paris?"},
                 {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
             ]},
+            {"role": "system", "content": [{"type": "text", "text": "Use metric."}]},
             {"role": "assistant", "content": [
                 {"type": "text", "text": "Let me check."},
                 {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris", "days": 2}},
@@ -155,8 +151,9 @@ def test_history_reaches_anthropic_in_its_own_shape(sandbox: SandboxServer) -> N
     total = httpx.post(
         sandbox.url + "/v1/messages/count_tokens",
         json=body,
-        headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
-    ).json()["input_tokens"]
+        headers={"x-api-key": "k", "anthropic-version": "2023-06-01",
+                 "anthropic-beta": "mid-conversation-system-2026-04-07"},
+    ).json()["input_tokens"]  # fmt: skip
     assert whole.usage == streamed.usage == Usage(input=total, output=whole.usage.output, cached=3)
     assert whole.usage.output > 0
 
@@ -181,7 +178,7 @@ def test_tool_calls_stream_and_whole_agree(
         parallel_tool_calls=parallel,
         max_tokens=100,
     )
-    whole, streamed = both(deployment(sandbox, "demo@parallel=1"), request)
+    whole, streamed = both(upstream(sandbox, "demo@parallel=1"), request)
     assert sandbox.state.requests[-1]["body"].get("tool_choice") == sent
     assert sandbox.state.requests[-1]["body"]["max_tokens"] == 100
     for answer in (whole, streamed):
@@ -205,7 +202,7 @@ def test_finish_reasons(sandbox: SandboxServer, max_tokens, stop, finish, text) 
     request = ChatRequest(
         "c", [Message("user", [TextPart("hi")])], max_tokens=max_tokens, stop=stop
     )
-    whole, streamed = both(deployment(sandbox, base=sandbox.url + "/v1/"), request)
+    whole, streamed = both(upstream(sandbox, base=sandbox.url + "/v1/"), request)
     assert whole.finish == streamed.finish == finish
     assert whole.text == streamed.text == text
 
@@ -222,13 +219,7 @@ def test_tool_results_lead_their_turn_and_urls_pass_as_urls(sandbox: SandboxServ
         ],
     )
 
-    async def build() -> dict:
-        try:
-            return orjson.loads(anthropic.build(deployment(sandbox), request).content)
-        finally:
-            await aclose_all()
-
-    messages = asyncio.run(build())["messages"]
+    messages = orjson.loads(anthropic.build(upstream(sandbox), request).body)["messages"]
     assert messages[0]["content"][1] == {
         "type": "image",
         "source": {"type": "url", "url": "https://x.test/a.png"},
@@ -240,3 +231,21 @@ def test_tool_results_lead_their_turn_and_urls_pass_as_urls(sandbox: SandboxServ
             {"type": "text", "text": "also this"},
         ],
     }
+
+
+def test_structured_output_and_web_search_are_what_anthropic_takes(sandbox: SandboxServer) -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"],
+              "additionalProperties": False}  # fmt: skip
+    request = ChatRequest(
+        "c",
+        [Message("user", [TextPart("hi")])],
+        response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": schema}},
+        tools=[Tool("web_search", hosted="web_search", options={"max_uses": 2})],
+    )
+    whole, streamed = both(upstream(sandbox), request)
+    sent = sandbox.state.requests[-1]["body"]
+    assert sent["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    assert sent["tools"] == [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]
+    assert orjson.loads(whole.text) == orjson.loads(streamed.text)
+    assert set(orjson.loads(whole.text)) == {"n"}
+    assert whole.tool_calls == streamed.tool_calls == []  # the server's own tool: never ours

@@ -10,6 +10,7 @@ from anthropic.types import Message as SDKMessage
 
 from proxy.translate.canonical import (
     Answer,
+    Cost,
     Event,
     Finish,
     Start,
@@ -25,9 +26,9 @@ from proxy.translate.shapes import anthropic as shape
 USER = {"role": "user", "content": "hi"}
 
 
-def price(usage: Usage) -> tuple[int, float]:
+def price(usage: Usage) -> Cost:
     pico = usage.input * 1_000 + usage.output * 3_000
-    return pico, pico / 1e12
+    return Cost(pico, pico / 1e12)
 
 
 def events(*, start: bool = True) -> list[Event]:
@@ -124,7 +125,7 @@ def test_stream_reassembles_in_the_sdk() -> None:
     usage = message.usage
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens) == (15, 5, 7)
     delta = orjson.loads(body.split(b"event: message_delta\ndata: ")[1].split(b"\n")[0])
-    assert delta["usage"]["cost"] == price(Usage(20, 7, 5))[1]
+    assert delta["usage"]["cost"] == price(Usage(20, 7, 5)).usd
 
 
 def test_stream_without_start_or_usage_still_complete() -> None:
@@ -134,6 +135,35 @@ def test_stream_without_start_or_usage_still_complete() -> None:
     assert message.content[0].text == "hi"
     assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
     assert message.usage.output_tokens == 0
+
+
+def test_cache_writes_are_counted_apart_from_input() -> None:
+    usage = Usage(input=100, output=7, cached=30, cache_write=50)
+    message = SDKMessage.model_validate(
+        shape.render(Answer(text="x", usage=usage), model="m", cost_usd=None)
+    )
+    counts = message.usage
+    assert (counts.input_tokens, counts.cache_read_input_tokens) == (20, 30)
+    assert counts.cache_creation_input_tokens == 50
+    _, streamed = sdk_stream(render_stream([TextDelta("x"), Finish("stop"), usage]))
+    assert streamed.usage.input_tokens == 20 and streamed.usage.cache_creation_input_tokens == 50
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(529, "overloaded_error"), (429, "rate_limit_error"), (400, "invalid_request_error"),
+     (504, "timeout_error"), (502, "api_error")],
+)  # fmt: skip
+def test_an_upstream_error_mid_stream_keeps_its_type(status: int, kind: str) -> None:
+    renderer = shape.stream_renderer(model="m", include_usage=True, price=price)
+    out = renderer.render(TextDelta("par")) + renderer.error(
+        ProxyError(status, "The upstream provider failed mid-stream: busy", type="api_error")
+    )
+    last = out.split(b"event: error\ndata: ")[1].split(b"\n")[0]
+    assert orjson.loads(last) == {
+        "type": "error",
+        "error": {"type": kind, "message": "The upstream provider failed mid-stream: busy"},
+    }
 
 
 def test_stream_error_reaches_the_sdk() -> None:
