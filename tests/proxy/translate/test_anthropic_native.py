@@ -56,21 +56,6 @@ def test_request_passes_the_body_with_the_upstream_model_and_client_betas() -> N
     assert "x-api-key" not in counted.headers and "anthropic-beta" not in counted.headers
 
 
-def test_a_system_turn_brings_its_beta_as_claude_code_omits_it() -> None:
-    up = Upstream("https://api.test", "k", "up")
-    turns = [{"role": "user", "content": "hi"}, {"role": "system", "content": "env"}]
-    beta = "mid-conversation-system-2026-04-07"
-    for endpoint in ("messages", "count_tokens"):
-        r = native.request(up, endpoint, body(messages=turns), stream=False, client_headers=HEADERS)
-        assert r.headers["anthropic-beta"] == f"tools-x,{beta}"
-        assert orjson.loads(r.body)["messages"] == turns  # the body itself is as sent
-    given = {b"anthropic-beta": f"a, {beta}".encode()}
-    r = native.request(up, "messages", body(messages=turns), stream=False, client_headers=given)
-    assert r.headers["anthropic-beta"] == f"a,{beta}"
-    plain = native.request(up, "messages", body(), stream=False, client_headers={})
-    assert "anthropic-beta" not in plain.headers
-
-
 def test_whole_answer_gets_the_client_model_and_cost() -> None:
     usage = {"input_tokens": 10, "output_tokens": 4, "cache_read_input_tokens": 6,
              "cache_creation_input_tokens": 20}  # fmt: skip

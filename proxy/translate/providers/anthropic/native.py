@@ -1,16 +1,10 @@
 """Anthropic-kind upstreams answering Anthropic-shape clients: the body passes through
 with only `model` replaced by the upstream's id, the client's `anthropic-version` and
-`anthropic-beta` headers with it (plus the mid-conversation system beta when the body has
-a system turn); the answer comes back with the client's model name and `cost` in its
-usage."""
+`anthropic-beta` headers with it; the answer comes back with the client's model name
+and `cost` in its usage."""
 
 from proxy.translate.canonical import Pricer, UpstreamFailed, Usage, carrying
-from proxy.translate.providers.anthropic.translate import (
-    API_VERSION,
-    MID_CONVERSATION_SYSTEM,
-    send,
-    usage_of,
-)
+from proxy.translate.providers.anthropic.translate import API_VERSION, send, usage_of
 from proxy.translate.sse import SSEDecoder, frame, typed_events
 from proxy.translate.wire import Upstream, UpstreamRequest, dumps
 
@@ -35,26 +29,7 @@ def request(
         value = client_headers.get(name)
         if value:
             headers[name.decode()] = value.decode("latin-1")
-    if _has_system_turn(body):
-        headers["anthropic-beta"] = _with_beta(headers.get("anthropic-beta"))
     return send(upstream, payload, headers, PATHS[endpoint])
-
-
-def _has_system_turn(body: dict) -> bool:
-    messages = body.get("messages")
-    return isinstance(messages, list) and any(
-        isinstance(m, dict) and m.get("role") == "system" for m in messages
-    )
-
-
-def _with_beta(betas: str | None) -> str:
-    """The client's betas and the mid-conversation system beta. Claude Code sends
-    `{"role": "system"}` turns without it (it deems them generally available); a server
-    that still asks for the beta gets it rather than refusing the turn."""
-    names = [b.strip() for b in (betas or "").split(",") if b.strip()]
-    if MID_CONVERSATION_SYSTEM not in names:
-        names.append(MID_CONVERSATION_SYSTEM)
-    return ",".join(names)
 
 
 def answer(body: dict, *, model: str, price: Pricer) -> tuple[dict, Usage | None]:
