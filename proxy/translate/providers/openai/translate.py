@@ -33,6 +33,14 @@ OPENAI_EXTRA = frozenset(
 )  # fmt: skip
 
 
+# Extras that change what the model can do, not just how: dropping them would quietly
+# take tools away, so they are refused by name unless the route allows dropping.
+OPENAI_LACKS = {
+    "mcp_servers": "Anthropic's MCP connector has no equivalent on an OpenAI-compatible provider.",
+    "container": "Anthropic's code-execution container has no equivalent on an OpenAI-compatible provider.",
+}
+
+
 def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
     body: dict = {
         "model": upstream.model,
@@ -63,6 +71,8 @@ def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
     for name, value in request.extra.items():
         if name in OPENAI_EXTRA:
             body[name] = value
+        elif name in OPENAI_LACKS:
+            request.unsupported(name, OPENAI_LACKS[name])
         else:
             request.left_out(name)
     return post(upstream, "chat/completions", body)
@@ -95,9 +105,7 @@ def post(upstream: Upstream, path: str, body: dict) -> UpstreamRequest:
 
 
 def _message(request: ChatRequest, m: Message, i: int) -> dict:
-    if any(p.cache_control is not None for p in m.content if isinstance(p, TextPart)) or (
-        m.cache_control is not None
-    ):
+    if m.cache_control is not None or any(p.cache_control is not None for p in m.content):
         request.left_out("cache_control")  # OpenAI caches prompt prefixes by itself
     if m.role == "tool":
         if any(isinstance(p, ImagePart) for p in m.content):
