@@ -165,12 +165,10 @@ def _check_tool(where: str, tool: object, *, nested: bool = False) -> None:
     elif kind == "namespace" and not nested:
         _string(f"{where}.name", tool.get("name"))
         children = tool.get("tools")
+        if children is None:
+            raise missing(f"{where}.tools")
         if not isinstance(children, list):
-            raise (
-                missing(f"{where}.tools")
-                if children is None
-                else invalid_type(f"{where}.tools", "an array", children)
-            )
+            raise invalid_type(f"{where}.tools", "an array", children)
         for j, child in enumerate(children):
             _check_tool(f"{where}.tools[{j}]", child, nested=True)
 

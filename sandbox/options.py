@@ -11,7 +11,8 @@ fault         a 4xx/5xx status, or drop, timeout, invalid_json, slow_first_byte
 parallel=1    call the first two offered tools at once, where the API allows it
 tool=NAME     a scripted tool call: unless the conversation's last turn is a tool result, the
               answer is one call to tool NAME with arguments `{}`, whatever tools the request
-              offers (even none); after a tool result the answer is text, as usual
+              offers (even none); after a tool result the answer is text, as usual. Chat
+              completions, messages and responses; the other endpoints take no tools
 """
 
 from __future__ import annotations
