@@ -72,13 +72,14 @@ def test_count_tokens_is_answered_by_the_anthropic_deployment(asgi_server, matri
 
 
 def test_responses_refuses_previous_response_id_clearly(asgi_server, matrix_routes, tenant):
+    """Translated, stored state cannot be honoured (natively, OpenAI-kind upstreams get it)."""
     client = openai.OpenAI(base_url=asgi_server.url + "/v1", api_key=tenant.secret, max_retries=0)
     with pytest.raises(openai.BadRequestError) as info:
-        client.responses.create(model="via-openai", input="hi", previous_response_id="resp_123")
+        client.responses.create(model="via-anthropic", input="hi", previous_response_id="resp_1")
     assert info.value.param == "previous_response_id"
     assert "send the whole conversation" in info.value.message
     with pytest.raises(openai.BadRequestError) as info:
-        client.responses.create(model="via-openai", input=5)
+        client.responses.create(model="via-anthropic", input=5)
     assert info.value.param == "input"
 
 
@@ -89,4 +90,5 @@ def test_responses_echo_the_request_settings(asgi_server, matrix_routes, tenant)
     )
     assert response.instructions == "Be brief." and response.temperature == 0.5
     sent = matrix_routes.state.requests[-1]["body"]
-    assert sent["system"] == "Be brief." and sent["temperature"] == 0.5
+    assert sent["system"] == [{"type": "text", "text": "Be brief."}]
+    assert sent["temperature"] == 0.5

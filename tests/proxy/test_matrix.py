@@ -129,7 +129,17 @@ def upstream_truth(sandbox) -> tuple[int, int]:
         return usage["input_tokens"] + usage.get("cache_read_input_tokens", 0), usage[
             "output_tokens"
         ]
+    if sent["path"].endswith("/responses"):
+        return usage["input_tokens"], usage["output_tokens"]
     return usage["prompt_tokens"], usage["completion_tokens"]
+
+
+def upstream_path(client: str, upstream: str) -> str:
+    """Where the call went: the client's own API on its own kind (native), else the
+    provider kind's chat API (translated)."""
+    if upstream == "anthropic":
+        return "/v1/messages"
+    return "/v1/responses" if client == "responses" else "/v1/chat/completions"
 
 
 CLIENTS = {"chat": chat, "messages": messages, "responses": responses}
@@ -143,7 +153,7 @@ def test_matrix(asgi_server, matrix_routes, tenant, client, upstream, stream, to
     result = CLIENTS[client](asgi_server.url, tenant.secret, f"via-{upstream}", stream, tool)
 
     sent = matrix_routes.state.requests[-1]
-    assert sent["path"] == ("/v1/messages" if upstream == "anthropic" else "/v1/chat/completions")
+    assert sent["path"] == upstream_path(client, upstream)
     assert sent["stream"] is stream
     if tool:
         assert result.tool_name == "get_weather" and result.tool_args == EXPECTED_ARGS
