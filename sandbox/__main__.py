@@ -24,9 +24,19 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="answer /v1/responses with 404, as an upstream with only chat completions",
     )
+    parser.add_argument(
+        "--system-turns-without-beta",
+        action="store_true",
+        help="accept Anthropic system turns in messages without the mid-conversation beta",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    settings = Settings(chunks=args.chunks, delay_ms=args.delay_ms, responses=not args.no_responses)
+    settings = Settings(
+        chunks=args.chunks,
+        delay_ms=args.delay_ms,
+        responses=not args.no_responses,
+        system_turns_need_beta=not args.system_turns_without_beta,
+    )
     app = SandboxApp(settings)
     uvicorn.run(
         app,

@@ -1,7 +1,8 @@
 """POST /v1/messages and /v1/messages/count_tokens in Anthropic's wire format.
 
 `{"role": "system"}` entries inside `messages` need the mid-conversation system beta in the
-`anthropic-beta` header, as on the real API. Tools of any type are accepted; only client
+`anthropic-beta` header, unless the server's settings say `system_turns_need_beta=False`
+(the API once they are generally available). Tools of any type are accepted; only client
 tools (no `type`, or `custom`) are ever called, server tools such as web search never are.
 """
 
@@ -76,7 +77,9 @@ def _blocks(loc: str, content: object, *, required: bool = True) -> None:
             raise anthropic(f"{loc}.{j}.type", "Field required")
 
 
-def _messages(body: dict[str, Any], headers: Mapping[str, str]) -> list[dict[str, Any]]:
+def _messages(
+    body: dict[str, Any], headers: Mapping[str, str], settings: Settings
+) -> list[dict[str, Any]]:
     messages = body.get("messages")
     if messages is None:
         raise anthropic("messages", "Field required")
@@ -84,7 +87,8 @@ def _messages(body: dict[str, Any], headers: Mapping[str, str]) -> list[dict[str
         raise anthropic("messages", "Input should be a valid list")
     if not messages:
         raise ApiError(400, "messages: at least one message is required")
-    roles = (*ROLES, "system") if MID_CONVERSATION_SYSTEM in betas(headers) else ROLES
+    system_ok = not settings.system_turns_need_beta or MID_CONVERSATION_SYSTEM in betas(headers)
+    roles = (*ROLES, "system") if system_ok else ROLES
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise anthropic(f"messages.{i}", NOT_AN_OBJECT)
@@ -163,10 +167,10 @@ def _check(body: dict[str, Any]) -> None:
     _tool_choice(body)
 
 
-def input_tokens(body: dict[str, Any], headers: Mapping[str, str]) -> int:
+def input_tokens(body: dict[str, Any], headers: Mapping[str, str], settings: Settings) -> int:
     """Uncached input tokens: system prompt, messages and tool definitions."""
     total = content_tokens(body.get("system")) + tools_tokens(_tools(body))
-    for message in _messages(body, headers):
+    for message in _messages(body, headers, settings):
         total += MESSAGE_OVERHEAD + content_tokens(message.get("content"))
     return total
 
@@ -275,7 +279,7 @@ def message_create(
         raise ApiError(400, "max_tokens: Field required")
     if not is_int(max_tokens) or max_tokens < 1:
         raise ApiError(400, "max_tokens: must be a positive integer")
-    messages = _messages(body, headers)
+    messages = _messages(body, headers, settings)
     _check(body)
     chunks = opts.stream_chunks(settings)
     reply = answer(body, messages, opts, chunks)
@@ -288,7 +292,7 @@ def message_create(
         "stop_reason": STOP_REASONS[reply.reason],
         "stop_sequence": reply.stop_sequence,
         "usage": {
-            "input_tokens": input_tokens(body, headers),
+            "input_tokens": input_tokens(body, headers, settings),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": opts.cached,
             "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
@@ -306,4 +310,4 @@ def count_tokens(
 ) -> Response:
     """Total input tokens, which a message reports as input plus cache-read tokens."""
     _check(body)
-    return JsonResponse({"input_tokens": input_tokens(body, headers) + opts.cached})
+    return JsonResponse({"input_tokens": input_tokens(body, headers, settings) + opts.cached})

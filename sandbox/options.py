@@ -40,6 +40,9 @@ class Settings:
     delay_ms: float = 0.0
     # False: answer /v1/responses with 404, as an upstream that only has chat completions.
     responses: bool = True
+    # False: accept `{"role": "system"}` turns in Anthropic messages without the
+    # mid-conversation system beta in `anthropic-beta`, as the generally available API does.
+    system_turns_need_beta: bool = True
 
 
 @dataclass(frozen=True, slots=True)

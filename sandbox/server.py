@@ -25,12 +25,19 @@ class SandboxServer:
         chunks: int = 8,
         delay_ms: float = 0.0,
         responses: bool = True,
+        system_turns_need_beta: bool = True,
     ) -> None:
-        """`responses=False` makes /v1/responses a 404, like an upstream without it."""
+        """`responses=False` makes /v1/responses a 404, like an upstream without it;
+        `system_turns_need_beta=False` accepts Anthropic system turns without their beta."""
         self.host = host
         self.port = port
         self.state = SandboxState()
-        settings = Settings(chunks=chunks, delay_ms=delay_ms, responses=responses)
+        settings = Settings(
+            chunks=chunks,
+            delay_ms=delay_ms,
+            responses=responses,
+            system_turns_need_beta=system_turns_need_beta,
+        )
         self.app = SandboxApp(settings, self.state)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -243,6 +243,20 @@ def test_mid_conversation_system_with_the_beta(claude: anthropic.Anthropic) -> N
     )
 
 
+def test_a_server_can_take_system_turns_without_the_beta() -> None:
+    with SandboxServer(system_turns_need_beta=False) as server:
+        client = anthropic.Anthropic(base_url=server.url, api_key="k", max_retries=0)
+        message = client.messages.create(model="claude", max_tokens=50, messages=WITH_SYSTEM)
+        assert message.content[0].text == "Hello from the sandbox. You said: and now"
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            client.messages.create(
+                model="claude", max_tokens=50, messages=[{"role": "tool", "content": "x"}]
+            )
+        assert caught.value.body["error"]["message"] == (
+            "messages.0.role: Input should be 'user', 'assistant' or 'system'"
+        )
+
+
 def test_a_system_message_after_a_tool_result_keeps_it_the_last_turn(
     claude: anthropic.Anthropic,
 ) -> None:
