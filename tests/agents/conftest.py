@@ -88,7 +88,9 @@ def _fresh_proxy_state(settings):
 
 @pytest.fixture
 def sandbox():
-    server = SandboxServer().start()
+    # System turns inside messages are generally available: Claude Code sends them
+    # without the mid-conversation beta, as the real API allows.
+    server = SandboxServer(system_turns_need_beta=False).start()
     try:
         yield server
     finally:

@@ -2,10 +2,22 @@
 chat completions (remembered per provider) for those that don't."""
 
 import openai
+import pytest
 
 from proxy import table
 from proxy.routes_file import apply
+from sandbox.server import SandboxServer
 from tests.proxy.conftest import PRICE, make_tenant, records
+
+
+@pytest.fixture
+def sandbox():
+    """An OpenAI-compatible upstream without the Responses API (its path answers 404)."""
+    server = SandboxServer(responses=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def paths(sandbox) -> list[str]:
