@@ -1,9 +1,12 @@
 """Where an upstream request goes and what it is, as plain values: the relay turns an
 `UpstreamRequest` into an HTTP call; adapters only describe it."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
+
+from proxy.translate.canonical import Pricer, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +39,21 @@ def dumps(value: object) -> bytes:
             return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         except (RecursionError, ValueError, TypeError):
             raise bad_request("The request body is nested too deeply to relay.") from None
+
+
+def priced(
+    answer: dict,
+    usage_of: Callable[[object], Usage | None],
+    *,
+    model: str,
+    price: Pricer,
+    force_model: bool = False,
+) -> tuple[dict, Usage | None]:
+    """A native answer as the client sees it: the client's model name, and `cost` in
+    its usage, priced from the upstream's own counts (read by `usage_of`)."""
+    if force_model or "model" in answer:
+        answer["model"] = model
+    usage = usage_of(answer.get("usage"))
+    if usage is not None:
+        answer["usage"]["cost"] = price(usage).usd
+    return answer, usage

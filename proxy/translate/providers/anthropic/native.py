@@ -6,7 +6,7 @@ and `cost` in its usage."""
 from proxy.translate.canonical import Pricer, UpstreamFailed, Usage, carrying
 from proxy.translate.providers.anthropic.translate import API_VERSION, send, usage_of
 from proxy.translate.sse import SSEDecoder, frame, typed_events
-from proxy.translate.wire import Upstream, UpstreamRequest, dumps
+from proxy.translate.wire import Upstream, UpstreamRequest, dumps, priced
 
 PATHS = {"messages": "messages", "count_tokens": "messages/count_tokens"}
 PASSED_HEADERS = (b"anthropic-version", b"anthropic-beta")
@@ -33,12 +33,7 @@ def request(
 
 
 def answer(body: dict, *, model: str, price: Pricer) -> tuple[dict, Usage | None]:
-    if "model" in body:
-        body["model"] = model
-    usage = usage_of(body.get("usage"))
-    if usage is not None:
-        body["usage"]["cost"] = price(usage).usd
-    return body, usage
+    return priced(body, usage_of, model=model, price=price)
 
 
 class StreamRelay:

@@ -7,7 +7,7 @@ import orjson
 from proxy.translate.canonical import Pricer, UpstreamFailed, Usage, carrying
 from proxy.translate.providers.openai.translate import post, usage_of
 from proxy.translate.sse import SSEDecoder, frame, load_event
-from proxy.translate.wire import Upstream, UpstreamRequest
+from proxy.translate.wire import Upstream, UpstreamRequest, priced
 
 PATHS = {
     "chat": "chat/completions", "completions": "completions", "embeddings": "embeddings",
@@ -41,12 +41,7 @@ def request(
 
 
 def answer(body: dict, *, model: str, price: Pricer) -> tuple[dict, Usage | None]:
-    if "model" in body:
-        body["model"] = model
-    usage = usage_of(body.get("usage"))
-    if usage is not None:
-        body["usage"]["cost"] = price(usage).usd
-    return body, usage
+    return priced(body, usage_of, model=model, price=price)
 
 
 class StreamRelay:

@@ -3,7 +3,7 @@ client's model name on the Response object and `cost` in its usage."""
 
 from proxy.translate.canonical import Pricer, UpstreamFailed, Usage, carrying, tokens
 from proxy.translate.sse import SSEDecoder, frame, typed_events
-from proxy.translate.wire import dumps
+from proxy.translate.wire import dumps, priced
 
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
 
@@ -21,11 +21,7 @@ def usage_of(raw: object) -> Usage | None:
 
 
 def answer(response: dict, *, model: str, price: Pricer) -> tuple[dict, Usage | None]:
-    response["model"] = model
-    usage = usage_of(response.get("usage"))
-    if usage is not None:
-        response["usage"]["cost"] = price(usage).usd
-    return response, usage
+    return priced(response, usage_of, model=model, price=price, force_model=True)
 
 
 class StreamRelay:
