@@ -37,11 +37,12 @@ def usage_object(usage: Usage | None, cost_usd: float | None) -> dict | None:
     return out
 
 
-def _tool_choice(choice: ToolChoice | None) -> str | dict:
+def _tool_choice(choice: ToolChoice | None, names: dict) -> str | dict:
     if choice is None:
         return "auto"
     if choice.mode == "tool":
-        return {"type": "function", "name": choice.name}
+        client = names.get(choice.name)
+        return {"type": "function", "name": client["name"] if client else choice.name}
     return choice.mode
 
 
@@ -52,22 +53,23 @@ def _echo(request: ChatRequest | None) -> dict:
         return {"instructions": None, "max_output_tokens": None, "metadata": {},
                 "parallel_tool_calls": True, "temperature": None, "text": {"format": {"type": "text"}},
                 "tool_choice": "auto", "tools": [], "top_p": None, "user": None}  # fmt: skip
-    extra = request.extra
+    extra, state = request.extra, request.shape_state
     return {
-        "instructions": extra.get("instructions"),
+        "instructions": state.get("instructions"),
         "max_output_tokens": request.max_tokens,
         "metadata": extra.get("metadata") or {},
         "parallel_tool_calls": request.parallel_tool_calls is not False,
         "temperature": 1.0 if request.temperature is None else request.temperature,
-        "text": {"format": {"type": "text"}, **(extra.get("text") or {})},
-        "tool_choice": _tool_choice(request.tool_choice),
-        "tools": [
+        "text": {"format": {"type": "text"}, **(state.get("text") or {})},
+        "tool_choice": _tool_choice(request.tool_choice, state.get("names", {})),
+        "tools": state.get("tools")
+        or [
             {
                 "type": "function",
                 "name": t.name,
                 "description": t.description,
                 "parameters": t.parameters,
-                "strict": None,
+                "strict": t.strict,
             }
             for t in request.tools
         ],
@@ -115,9 +117,15 @@ def message_item(id: str, text: str | None, status: str) -> dict:
     return {"id": id, "type": "message", "status": status, "role": "assistant", "content": content}
 
 
-def call_item(id: str, call: ToolCall, status: str) -> dict:
-    return {"id": id, "type": "function_call", "status": status, "call_id": call.id,
+def call_item(id: str, call: ToolCall, status: str, request: ChatRequest | None = None) -> dict:
+    """A function_call item; a call to a namespaced function (flattened for the provider)
+    by the client's own name, with its `namespace`, as OpenAI's API gives it."""
+    item = {"id": id, "type": "function_call", "status": status, "call_id": call.id,
             "name": call.name, "arguments": call.arguments}  # fmt: skip
+    client = request.shape_state.get("names", {}).get(call.name) if request else None
+    if client is not None:
+        item["name"], item["namespace"] = client["name"], client["namespace"]
+    return item
 
 
 def render(
@@ -131,7 +139,7 @@ def render(
         output.append(
             message_item(new_id("msg"), answer.text, "incomplete" if cut else "completed")
         )
-    output += [call_item(new_id("fc"), call, "completed") for call in answer.tool_calls]
+    output += [call_item(new_id("fc"), call, "completed", request) for call in answer.tool_calls]
     return response_object(
         id=new_id("resp"), created_at=int(time.time()), model=model, status="completed",
         output=output, finish=answer.finish, usage=usage_object(answer.usage, cost_usd),

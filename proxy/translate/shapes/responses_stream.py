@@ -8,8 +8,6 @@ response.completed (response.incomplete when the answer was cut short).
 
 import time
 
-import orjson
-
 from proxy.translate.canonical import (
     ChatRequest,
     Event,
@@ -32,6 +30,7 @@ from proxy.translate.shapes.responses_object import (
     usage_object,
 )
 from proxy.translate.sse import frame
+from proxy.translate.wire import dumps
 
 
 class _OpenCall:
@@ -53,7 +52,9 @@ class ResponsesStreamRenderer:
         self.usage: Usage | None = None
 
     def _event(self, type_: str, **fields: object) -> bytes:
-        data = orjson.dumps({"type": type_, **fields, "sequence_number": self.seq})
+        # The Response object echoes the request's tools and metadata: a client's schema
+        # may be nested deeper than orjson writes, which `dumps` falls back for.
+        data = dumps({"type": type_, **fields, "sequence_number": self.seq})
         self.seq += 1
         return frame(data, event=type_)
 
@@ -105,7 +106,7 @@ class ResponsesStreamRenderer:
         for state in self.calls.values():
             if state.open:
                 state.open = False
-                item = call_item(state.id, state.call, "completed")
+                item = call_item(state.id, state.call, "completed", self.request)
                 self.output[state.output_index] = item
                 out += self._event(
                     "response.function_call_arguments.done", item_id=state.id,
@@ -135,7 +136,7 @@ class ResponsesStreamRenderer:
                 state = _OpenCall(len(self.output), ToolCall(id=id_, name=name, arguments=""))
                 self.calls[index] = state
                 self.output.append(None)
-                item = call_item(state.id, state.call, "in_progress")
+                item = call_item(state.id, state.call, "in_progress", self.request)
                 return out + self._event(
                     "response.output_item.added", output_index=state.output_index, item=item
                 )

@@ -17,7 +17,9 @@ from proxy.translate.canonical import (
     ToolChoice,
 )
 from proxy.translate.errors import ProxyError
+from proxy.translate.providers import KINDS
 from proxy.translate.shapes import responses
+from proxy.translate.wire import Upstream
 
 WEATHER = {
     "type": "object",
@@ -66,12 +68,8 @@ def test_string_input_with_instructions_and_sampling():
         temperature=0.2,
         top_p=0.9,
         user="u-1",
-        extra={
-            "instructions": "Be brief.",
-            "metadata": {"team": "a"},
-            "store": True,
-            "reasoning": {"effort": "low"},
-        },
+        extra={"metadata": {"team": "a"}, "store": True, "reasoning": {"effort": "low"}},
+        shape_state={"instructions": "Be brief."},  # carried as the system message; echoed
     )
 
 
@@ -116,7 +114,7 @@ def test_a_tool_round_trip_conversation():
         Message(role="tool", content=[TextPart("cold")], tool_call_id="call_1"),
         Message(role="tool", content=[TextPart("warm")], tool_call_id="call_2"),
     ]  # fmt: skip
-    assert request.tools == [Tool("weather", "Weather by city", WEATHER)]
+    assert request.tools == [Tool("weather", "Weather by city", WEATHER, strict=True)]
     assert request.tool_choice == ToolChoice(mode="tool", name="weather")
     assert request.parallel_tool_calls is False
 
@@ -151,7 +149,10 @@ def test_structured_output_from_sdk_parse_becomes_a_chat_json_schema():
      ({"format": {"type": "text"}}, None), ({"verbosity": "low"}, None)],
 )  # fmt: skip
 def test_text_formats(text, expected):
-    assert responses.parse({"model": "m", "input": "x", "text": text}).response_format == expected
+    request = responses.parse({"model": "m", "input": "x", "text": text})
+    assert request.response_format == expected
+    # The format is carried; only advice such as verbosity stays in extra, to be left out.
+    assert request.extra.get("text") == ({"verbosity": "low"} if "verbosity" in text else None)
 
 
 @pytest.mark.parametrize(
@@ -218,7 +219,7 @@ M = {"role": "user", "content": "hi"}
         ({"tools": [{"type": "function"}]}, "tools[0].name"),
         ({"tools": [{"type": "function", "name": "f", "parameters": "{}"}]}, "tools[0].parameters"),
         ({"tool_choice": "any"}, "tool_choice"),
-        ({"tool_choice": {"type": "function"}}, "tool_choice"),
+        ({"tool_choice": {"type": "function"}}, "tool_choice.name"),
         ({"tool_choice": {"type": "file_search"}}, "tool_choice"),
     ],
 )  # fmt: skip
@@ -229,11 +230,26 @@ def test_invalid_fields_are_400s_naming_them(fields, param):
     assert orjson.loads(err.body())["error"]["param"] == param
 
 
-@pytest.mark.parametrize("kind", ["web_search_preview", "file_search", "mcp", None])
-def test_only_function_tools_are_supported(kind):
+@pytest.mark.parametrize(
+    ("raw", "hosted"),
+    [({"type": "web_search", "external_web_access": False}, "web_search"),
+     ({"type": "web_search_preview", "search_context_size": "low"}, "web_search"),
+     ({"type": "file_search", "vector_store_ids": ["vs_1"]}, "file_search"),
+     ({"type": "mcp", "server_label": "x", "server_url": "https://mcp.test"}, "mcp"),
+     ({"type": "code_interpreter", "container": {"type": "auto"}}, "code_interpreter"),
+     ({"type": "custom", "name": "apply_patch", "format": {"type": "text"}}, "custom")],
+)  # fmt: skip
+def test_hosted_tools_are_named_for_the_provider_to_carry_refuse_or_drop(raw, hosted):
+    (tool,) = responses.parse({"model": "m", "input": "x", "tools": [raw]}).tools
+    assert tool.hosted == hosted
+    assert tool.options == {k: v for k, v in raw.items() if k != "type"}
+    assert tool.name == raw.get("name", hosted)
+
+
+@pytest.mark.parametrize("kind", [None, 3, ["function"]])
+def test_a_tool_needs_a_type(kind):
     err = bad({"tools": [{"type": kind, "name": "x"}]})
     assert err.param == "tools[0].type"
-    assert err.message.startswith("Only function tools are supported")
 
 
 def test_previous_response_id_is_refused_clearly():
@@ -245,3 +261,12 @@ def test_previous_response_id_is_refused_clearly():
 def test_conversation_is_refused_clearly():
     err = bad({"conversation": "conv_1"})
     assert (err.param, err.code) == ("conversation", "unsupported_parameter")
+
+
+def test_what_the_parse_carries_is_not_named_as_dropped():
+    for adapter in KINDS.values():
+        request = responses.parse({"model": "m", "input": "x", "instructions": "Be brief.",
+                                   "text": {"format": {"type": "json_object"}}})  # fmt: skip
+        request.drop_unsupported = True
+        adapter.build(Upstream("http://up.test/v1", "k", "up"), request)
+        assert "instructions" not in request.dropped and "text" not in request.dropped
