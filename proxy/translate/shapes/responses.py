@@ -1,8 +1,11 @@
-"""The OpenAI Responses client shape (`POST /v1/responses`), served over chat completions.
+"""The OpenAI Responses client shape (`POST /v1/responses`), for calls served by another
+provider kind or by a server without the Responses API.
 
-Requests parse in responses_request, answers render in responses_output; this module is
-the shape's public face (see `proxy.translate.shapes.ClientShape`). `render` and `stream_renderer`
-also take the parsed request, optionally, so the Response object can echo its settings.
+Requests parse in responses_request, answers render in responses_object (whole) and
+responses_stream (streamed); this module is the shape's public face (see
+`proxy.translate.shapes.ClientShape`). `render` and `stream_renderer` also take the parsed
+request, so the Response object can echo its settings and name namespaced calls as the
+client knows them.
 """
 
 from proxy.translate.errors import ProxyError
