@@ -34,11 +34,17 @@ class Call:
     # The canonical form, parsed on the first deployment that needs a translation: a
     # native call never reads more of the body than model and stream.
     canonical: ChatRequest | None = None
+    _parsed_dropped: list[str] = field(default_factory=list, repr=False)
 
     def canonical_request(self) -> ChatRequest:
-        """The body in canonical form; the shape's 400 naming the field if it has none."""
+        """The body in canonical form, ready for one provider's build: what the shape's
+        parser set aside stays named, what an earlier build dropped is forgotten. The
+        shape's 400 naming the field if the body has no canonical form."""
         if self.canonical is None:
             self.canonical = SHAPES[self.endpoint].parse(self.body)
+            self._parsed_dropped = list(self.canonical.dropped)
+        self.canonical.drop_unsupported = self.model.drop_unsupported
+        self.canonical.dropped = list(self._parsed_dropped)
         return self.canonical
 
     @property

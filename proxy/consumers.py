@@ -14,7 +14,7 @@ from django.conf import settings
 
 from proxy import gate, limits
 from proxy.call import Call
-from proxy.relay import relay
+from proxy.relay import SSE_HEADERS, relay
 from proxy.translate.errors import ProxyError
 from proxy.translate.shapes import SHAPES
 from proxy.validation import parse_body
@@ -44,6 +44,7 @@ class V1Consumer(AsyncHttpConsumer):
         self.started = False
         self.finished = False
         self.extra_headers: list[tuple[bytes, bytes]] = []
+        self.streaming = False  # the response begun is an event stream
 
     async def dispatch(self, message) -> None:
         # Channels' own dispatch first closes stale database connections, a thread-pool
@@ -96,8 +97,11 @@ class V1Consumer(AsyncHttpConsumer):
 
     async def fail(self, err: ProxyError) -> None:
         if self.started:
-            if not self.finished:
-                await self.write(b"", more=False)
+            if not self.finished:  # a stream already begun ends with the shape's error event
+                renderer = SHAPES[self.endpoint].stream_renderer(
+                    model="", include_usage=False, price=None
+                )
+                await self.write(renderer.error(err) if self.streaming else b"", more=False)
             return
         own_ms = (time.perf_counter() - self.arrived) * 1000
         headers = [
@@ -112,6 +116,7 @@ class V1Consumer(AsyncHttpConsumer):
     # -- the ClientOut protocol of proxy.relay ----------------------------------------
     async def open(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.started = True
+        self.streaming = SSE_HEADERS[0] in headers
         headers = [*headers, *self.extra_headers, (b"x-request-id", self.request_id.encode())]
         await self.send_headers(status=status, headers=headers)
 

@@ -100,9 +100,7 @@ def _request(call: Call, chosen: Plan) -> httpx.Request:
             client_headers=call.client_headers,
         )
     else:
-        canonical = call.canonical_request()
-        canonical.drop_unsupported, canonical.dropped = call.model.drop_unsupported, []
-        built = adapter.build(deployment.upstream, canonical)
+        built = adapter.build(deployment.upstream, call.canonical_request())
     return client().build_request(
         "POST",
         built.url,

@@ -83,6 +83,11 @@ class Tool:
     cache_control: dict | None = None
     hosted: str | None = None
     options: dict = field(default_factory=dict)
+    param: str | None = None  # where the client put it, when not `tools[<its index>]`
+
+    def where(self, index: int) -> str:
+        """The tool's place in the client's request, for errors and x-jinf-dropped."""
+        return self.param or f"tools[{index}]"
 
 
 @dataclass(slots=True)

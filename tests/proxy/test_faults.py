@@ -127,3 +127,33 @@ def test_weights_spread_load_within_a_priority(asgi_server, sandbox, tenant):
     heavy, light = count(sandbox, "heavy"), count(sandbox, "light")
     assert heavy + light == 40 and heavy > light >= 0 and heavy >= 25
     assert UsageRecord.objects.count() <= 40
+
+
+def test_a_gateway_failure_mid_stream_still_ends_with_an_error_event(
+    asgi_server, sandbox, tenant, monkeypatch
+):
+    """A bug that strikes after the stream began cannot change the 200 already sent; the
+    client still gets its shape's error event instead of a silently cut stream."""
+    from proxy import relays
+
+    feed = relays.NativeRelay.feed
+    calls = []
+
+    def breaks_on_the_second_read(self, raw):
+        calls.append(raw)
+        if len(calls) > 1:
+            raise RuntimeError("a bug in the relay")
+        return feed(self, raw)
+
+    monkeypatch.setattr(relays.NativeRelay, "feed", breaks_on_the_second_read)
+    load_routes(sandbox, {"m": [{"model": "a@chunks=20,delay_ms=5"}]})
+    stream = tenant.client(asgi_server).chat.completions.create(
+        model="m", messages=ASK, stream=True
+    )
+    received = []
+    with pytest.raises(openai.APIError, match="The gateway failed"):
+        for chunk in stream:
+            received.append(chunk)
+    assert received, "what came before the failure arrived"
+    (record,) = records(1)
+    assert record.status == "upstream_error" and record.tokens_estimated

@@ -273,7 +273,7 @@ def _tools(raw: list) -> tuple[list[Tool], dict[str, dict]]:
                     tools.append(function)
                 else:
                     options = {k: v for k, v in member.items() if k != "type"}
-                    tools.append(Tool(name=flat, hosted=member_kind, options=options))
+                    tools.append(Tool(name=flat, hosted=member_kind, options=options, param=here))
         else:
             hosted = "web_search" if kind in WEB_SEARCH else kind
             name = tool.get("name")
@@ -283,6 +283,7 @@ def _tools(raw: list) -> tuple[list[Tool], dict[str, dict]]:
                     name=name if isinstance(name, str) and name else hosted,
                     hosted=hosted,
                     options=options,
+                    param=at,  # namespaces flatten: the canonical index may differ
                 )
             )
     return tools, names

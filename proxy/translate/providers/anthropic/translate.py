@@ -107,6 +107,8 @@ def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
     for name, value in request.extra.items():
         if name in ANTHROPIC_EXTRA:
             body[name] = value
+        elif name == "n" and value != 1:
+            request.unsupported("n", "Anthropic gives one answer per request; send n = 1.")
         else:
             request.left_out(name)
     headers = {"anthropic-version": API_VERSION}
@@ -120,7 +122,7 @@ def _tool(request: ChatRequest, tool: Tool, i: int) -> dict | None:
         out = {"type": WEB_SEARCH, "name": "web_search", **_search_options(request, tool, i)}
     elif tool.hosted is not None:
         request.unsupported(
-            f"tools[{i}]",
+            tool.where(i),
             f"The hosted tool {tool.hosted!r} has no equivalent on this model's Anthropic "
             "provider.",
         )
@@ -149,7 +151,7 @@ def _search_options(request: ChatRequest, tool: Tool, i: int) -> dict:
             if value.get("allowed_domains"):
                 out["allowed_domains"] = value["allowed_domains"]
         else:
-            request.left_out(f"tools[{i}].{key}")
+            request.left_out(f"{tool.where(i)}.{key}")
     return out
 
 

@@ -81,7 +81,7 @@ def build(upstream: Upstream, request: ChatRequest) -> UpstreamRequest:
 def _tool(request: ChatRequest, tool: Tool, i: int) -> dict | None:
     if tool.hosted is not None:
         request.unsupported(
-            f"tools[{i}]",
+            tool.where(i),
             f"The hosted tool {tool.hosted!r} has no equivalent on this model's "
             "OpenAI-compatible provider.",
         )
