@@ -15,7 +15,7 @@ import orjson
 
 from billing.models import UsageStatus
 from billing.usage import UsageEvent
-from proxy import balancer, limits
+from proxy import balancer, limits, upstream_errors
 from proxy.call import Call, ClientOut, Opened, Outcome
 from proxy.relays import Relay, relay_for
 from proxy.table import DeploymentEntry
@@ -168,77 +168,27 @@ async def _attempt(
         response = await client().send(request, stream=True)
     except httpx.TimeoutException:
         balancer.record_failure(deployment.id)
-        return None, _timeout()
+        return None, upstream_errors.timeout()
     except httpx.TransportError as exc:
         balancer.record_failure(deployment.id)
-        return None, _unreachable(exc)
+        return None, upstream_errors.unreachable(exc)
     if response.status_code in RETRYABLE_STATUSES:
         await response.aclose()
         balancer.record_failure(deployment.id, rate_limited=response.status_code == 429)
-        return None, _status_error(response.status_code)
+        return None, upstream_errors.status_error(response.status_code)
     chunks = response.aiter_raw()
     try:
         first = await anext(chunks, b"")
     except httpx.TimeoutException:
         await response.aclose()
         balancer.record_failure(deployment.id)
-        return None, _timeout()
+        return None, upstream_errors.timeout()
     except httpx.TransportError:
         await response.aclose()
         balancer.record_failure(deployment.id)
-        return None, _dropped()
+        return None, upstream_errors.dropped()
     balancer.record_success(deployment.id)
     return Opened(response, first, chunks, chosen.native), None
-
-
-def _timeout() -> ProxyError:
-    return ProxyError(
-        504, "The upstream provider timed out.", type="api_error", code="upstream_timeout"
-    )
-
-
-def _unreachable(exc: Exception) -> ProxyError:
-    return ProxyError(
-        502,
-        f"Could not reach the upstream provider ({type(exc).__name__}).",
-        type="api_error",
-        code="upstream_unreachable",
-    )
-
-
-def _dropped() -> ProxyError:
-    return ProxyError(
-        502,
-        "The upstream provider closed the connection.",
-        type="api_error",
-        code="upstream_dropped",
-    )
-
-
-def _status_error(status: int) -> ProxyError:
-    if status in (429, 503, 529):
-        return ProxyError(
-            503,
-            "Every upstream provider for this model is busy or unavailable; retry shortly.",
-            type="api_error",
-            code="upstream_unavailable",
-        )
-    return ProxyError(
-        502,
-        f"The upstream provider failed (HTTP {status}).",
-        type="api_error",
-        code="upstream_error",
-    )
-
-
-def _upstream_failed(exc: UpstreamFailed, *, during: str) -> ProxyError:
-    status = exc.status if exc.status in (400, 429, 504, 529) else 502
-    return ProxyError(
-        status,
-        f"The upstream provider failed {during}: {exc or type(exc).__name__}"[:300],
-        type="invalid_request_error" if status == 400 else "api_error",
-        code="upstream_error" if during == "answering" else "upstream_stream_error",
-    )
 
 
 # --- Relaying an opened answer ----------------------------------------------------------
@@ -258,9 +208,9 @@ async def _read(opened: Opened, outcome: Outcome) -> bytes:
     try:
         return await opened.read(outcome)
     except httpx.TimeoutException:
-        raise _timeout() from None
+        raise upstream_errors.timeout() from None
     except httpx.TransportError:
-        raise _dropped() from None
+        raise upstream_errors.dropped() from None
 
 
 async def _json(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, relay: Relay):
@@ -279,7 +229,7 @@ async def _json(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, re
     try:
         rendered, usage = relay.answer(answer)
     except UpstreamFailed as exc:
-        raise _upstream_failed(exc, during="answering") from None
+        raise upstream_errors.upstream_failed(exc, during="answering") from None
     outcome.charge(call, usage)
     outcome.status, outcome.http_status = UsageStatus.OK, 200
     outcome.first_byte(call)
@@ -304,7 +254,7 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
             outcome.first_byte(call)
             await out.write(b"".join(exc.partial), more=True)  # what came before the break
         failed = exc if isinstance(exc, UpstreamFailed) else UpstreamFailed(str(exc))
-        err = _upstream_failed(failed, during="mid-stream")
+        err = upstream_errors.upstream_failed(failed, during="mid-stream")
         outcome.error = err.message
         await out.write(relay.error(err), more=False)
     finally:
