@@ -26,7 +26,7 @@ class StreamRenderer(Protocol):
 
 
 class ClientShape(Protocol):
-    """What each module in proxy/shapes/ provides, as module-level names."""
+    """What each module in proxy/translate/shapes/ provides, as module-level names."""
 
     def parse(self, body: dict) -> ChatRequest:
         """Validates the client's JSON body; raises ProxyError(400, …, param=field)."""

@@ -1,4 +1,4 @@
-"""proxy/shapes/responses.parse: Responses request bodies, as the official openai SDK sends
+"""proxy/translate/shapes/responses.parse: Responses request bodies, as the official openai SDK sends
 them, into the canonical ChatRequest; every malformed field a 400 naming it."""
 
 import httpx

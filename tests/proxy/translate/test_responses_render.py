@@ -1,4 +1,4 @@
-"""proxy/shapes/responses.render: a whole canonical answer as a Response object that the
+"""proxy/translate/shapes/responses.render: a whole canonical answer as a Response object that the
 openai SDK validates, strictly and through `client.responses.create`."""
 
 import httpx

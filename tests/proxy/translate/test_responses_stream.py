@@ -1,4 +1,4 @@
-"""proxy/shapes/responses.stream_renderer: canonical events as a Responses event stream
+"""proxy/translate/shapes/responses.stream_renderer: canonical events as a Responses event stream
 that the openai SDK's own helper (`client.responses.stream`) reassembles, served from a
 real loopback HTTP server; every event validated by its SDK model."""
 
