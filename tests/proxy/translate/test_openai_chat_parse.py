@@ -2,8 +2,6 @@
 ChatRequest. It is the only check a translated body gets, so every field it reads is
 type-checked: a wrong one is a 400 naming it, never another exception."""
 
-import httpx
-import openai
 import orjson
 import pytest
 
@@ -18,28 +16,15 @@ from proxy.translate.canonical import (
 )
 from proxy.translate.errors import ProxyError
 from proxy.translate.shapes import openai_chat
+from tests.proxy.translate.sdk import sdk_body as captured
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 EPHEMERAL = {"type": "ephemeral"}
 
 
 def sdk_body(**kwargs) -> dict:
-    """The JSON body the openai SDK puts on the wire for chat.completions.create(**kwargs)."""
-    sent: list[dict] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(orjson.loads(request.content))
-        return httpx.Response(418, json={"error": {"message": "captured", "type": "x"}})
-
-    client = openai.OpenAI(
-        base_url="http://gateway.test/v1",
-        api_key="x",
-        max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
-    with pytest.raises(openai.APIStatusError):
-        client.chat.completions.create(**kwargs)
-    return sent[0]
+    """The JSON body the openai SDK sends for chat.completions.create(**kwargs)."""
+    return captured(lambda client: client.chat.completions.create(**kwargs))
 
 
 def test_a_whole_tool_conversation_from_the_sdk():

@@ -1,8 +1,6 @@
 """proxy/translate/shapes/responses.parse: Responses request bodies, as the official openai SDK sends
 them, into the canonical ChatRequest; every malformed field a 400 naming it."""
 
-import httpx
-import openai
 import orjson
 import pytest
 from pydantic import BaseModel
@@ -20,6 +18,7 @@ from proxy.translate.errors import ProxyError
 from proxy.translate.providers import KINDS
 from proxy.translate.shapes import responses
 from proxy.translate.wire import Upstream
+from tests.proxy.translate.sdk import sdk_body
 
 WEATHER = {
     "type": "object",
@@ -27,25 +26,6 @@ WEATHER = {
     "required": ["city"],
     "additionalProperties": False,
 }
-
-
-def sdk_body(call) -> dict:
-    """The JSON body the openai SDK puts on the wire for `call(client)`."""
-    sent: list[dict] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(orjson.loads(request.content))
-        return httpx.Response(418, json={"error": {"message": "captured", "type": "x"}})
-
-    client = openai.OpenAI(
-        base_url="http://gateway.test/v1",
-        api_key="x",
-        max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
-    with pytest.raises(openai.APIStatusError):
-        call(client)
-    return sent[0]
 
 
 def test_string_input_with_instructions_and_sampling():
