@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import Role
-from billing.money import usd_to_pico
+from accounts.money import usd_to_pico
 
 # PositiveIntegerField's range on every database backend.
 MAX_LIMIT = 2_147_483_647

@@ -46,8 +46,16 @@ class Organization(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
-    # The sum of the credit ledger, in pico-USD (billing.money), kept in step by billing.services.
+    # The sum of the credit ledger, in pico-USD (accounts.money), kept in step by billing.services.
     credit_balance_pico = models.BigIntegerField(default=0)
+    # The organization's own caps over all its keys (setlimits); None: no cap.
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True)
+    monthly_cap_pico = models.BigIntegerField(null=True, blank=True)
+    # Alerts (billing.alerts): the owners are told when the balance falls below this.
+    low_balance_threshold_pico = models.BigIntegerField(null=True, blank=True)
+    # On a spend spike, pause the keys that made it, not only tell the owners.
+    pause_keys_on_spike = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name
@@ -106,6 +114,15 @@ class Invitation(models.Model):
         return self.accepted_at is None and self.expires_at > timezone.now()
 
 
+class BudgetPeriod(models.TextChoices):
+    """When a key's budget starts again: never, or at 00:00 UTC each day, on Monday, on the 1st."""
+
+    TOTAL = "total", "Total"
+    DAY = "day", "Per day"
+    WEEK = "week", "Per week"
+    MONTH = "month", "Per month"
+
+
 class APIKey(models.Model):
     """A `jinf_…` key. The secret is shown once and never stored: only a visible prefix
     and a keyed digest (HMAC-SHA256) of the whole secret, by which it is looked up."""
@@ -128,6 +145,13 @@ class APIKey(models.Model):
     rpm_limit = models.PositiveIntegerField(null=True, blank=True)
     tpm_limit = models.PositiveIntegerField(null=True, blank=True)
     budget_pico = models.BigIntegerField(null=True, blank=True)
+    budget_period = models.CharField(
+        max_length=5, choices=BudgetPeriod.choices, default=BudgetPeriod.TOTAL
+    )
+    # CIDRs (IPv4 and IPv6) the key may be used from; empty: anywhere.
+    allowed_ips = models.JSONField(default=list, blank=True)
+    # Paused keys are refused until resumed (a spend spike, billing.alerts).
+    paused_at = models.DateTimeField(null=True, blank=True)
     # What the key's requests have cost, kept in step with usage records (billing.usage).
     spent_pico = models.BigIntegerField(default=0, editable=False)
     rotated_from = models.OneToOneField(

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from accounts import keys
 from accounts.errors import Conflict, DomainError, NotAllowed
 from accounts.models import APIKey, Invitation, Membership, Organization, Role, User
-from billing.money import usd_to_pico
+from accounts.money import usd_to_pico
 from billing.services import credits_grant
 
 INVITATION_TTL = timedelta(days=7)

@@ -40,6 +40,8 @@ class UsageEvent:
     ttft_ms: float | None = None
     attempts: int = 1
     error: str = ""
+    code: str = ""
+    flagged: bool = False
     created_at: datetime = field(default_factory=timezone.now)
 
 

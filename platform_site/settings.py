@@ -116,6 +116,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# billing.redis_client: connections per process and event loop; a caller beyond them waits.
+REDIS_POOL_MAX_CONNECTIONS = env.int("REDIS_POOL_MAX_CONNECTIONS", default=64)
+REDIS_POOL_TIMEOUT_S = env.float("REDIS_POOL_TIMEOUT_S", default=10.0)
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_FS_BROKER_DIR = Path(env.str("CELERY_FS_BROKER_DIR", default=str(VAR_DIR / "broker")))
@@ -230,6 +233,8 @@ PROXY_COOLDOWN_S = env.float("PROXY_COOLDOWN_S", default=30.0)
 # How long a process trusts its copy of the routes and of a balance.
 PROXY_ROUTES_TTL_S = env.float("PROXY_ROUTES_TTL_S", default=5.0)
 PROXY_BALANCE_TTL_S = env.float("PROXY_BALANCE_TTL_S", default=2.0)
+# What a request reserves for its answer when it names no max_tokens (billing.holds).
+PROXY_DEFAULT_MAX_OUTPUT_TOKENS = env.int("PROXY_DEFAULT_MAX_OUTPUT_TOKENS", default=4096)
 
 # Django 6's default for URL form fields, adopted now (silences the transition warning).
 FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -8,8 +8,8 @@ from typing import Protocol
 
 import httpx
 
+from accounts.money import PICO_PER_USD
 from billing.models import UsageStatus
-from billing.money import PICO_PER_USD
 from billing.usage import cost_pico
 from proxy.auth import KeyInfo
 from proxy.table import DeploymentEntry, ModelEntry
@@ -85,6 +85,8 @@ class Outcome:
     ttft_ms: float | None = None
     attempts: int = 0
     error: str = ""
+    code: str = ""
+    recorded: bool = False  # the usage event is out (proxy.recording)
     upstream_s: float = 0.0  # time spent waiting on upstreams, all attempts
     native: bool = True  # the answering deployment is served natively
 

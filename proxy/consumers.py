@@ -12,8 +12,9 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from proxy import gate, limits
+from proxy import gate, inflight, limits
 from proxy.call import Call
+from proxy.recording import record_refusal
 from proxy.relay import SSE_HEADERS, relay
 from proxy.translate.errors import ProxyError
 from proxy.translate.shapes import SHAPES
@@ -45,6 +46,11 @@ class V1Consumer(AsyncHttpConsumer):
         self.finished = False
         self.extra_headers: list[tuple[bytes, bytes]] = []
         self.streaming = False  # the response begun is an event stream
+        # Set once authentication passes: from then on the request leaves one usage record,
+        # the relay's, or else a refusal's (record_refusal).
+        self.key = None
+        self.model_name = ""
+        self.relayed = False
 
     async def dispatch(self, message) -> None:
         # Channels' own dispatch first closes stale database connections, a thread-pool
@@ -65,6 +71,7 @@ class V1Consumer(AsyncHttpConsumer):
                 self.body.append(chunk)
         if not message.get("more_body"):
             self.task = asyncio.ensure_future(self._serve(b"".join(self.body)))
+            inflight.track(self.task)
 
     async def http_disconnect(self, message) -> None:
         if self.task is not None and not self.task.done():
@@ -86,14 +93,32 @@ class V1Consumer(AsyncHttpConsumer):
             self.headers_in = dict(self.scope["headers"])
             await self.serve(body)
         except ProxyError as err:
+            await self._refused(err)
             await self.fail(err)
         except Exception:
             log.exception("Unhandled error in %s", self.scope.get("path"))
-            await self.fail(
-                ProxyError(
-                    500, "The gateway failed on this request; it has been logged.", type="api_error"
-                )
+            err = ProxyError(
+                500,
+                "The gateway failed on this request; it has been logged.",
+                type="api_error",
+                code="gateway_error",
             )
+            await self._refused(err)
+            await self.fail(err)
+
+    async def _refused(self, err: ProxyError) -> None:
+        """The usage record of a request refused after authentication, before the relay
+        (which records every call it takes, failures included)."""
+        if self.key is None or self.relayed:
+            return
+        await record_refusal(
+            request_id=self.request_id,
+            endpoint=self.recorded_endpoint(),
+            key=self.key,
+            model=self.model_name,
+            err=err,
+            started=self.arrived,
+        )
 
     async def fail(self, err: ProxyError) -> None:
         if self.started:
@@ -128,6 +153,9 @@ class V1Consumer(AsyncHttpConsumer):
     async def serve(self, body: bytes) -> None:
         raise NotImplementedError
 
+    def recorded_endpoint(self) -> str:
+        return self.endpoint
+
 
 class RelayConsumer(V1Consumer):
     """POST endpoints relayed to a deployment: authenticate, admit, limit, relay."""
@@ -135,15 +163,17 @@ class RelayConsumer(V1Consumer):
     async def serve(self, body: bytes) -> None:
         if self.scope["method"] != "POST":
             raise ProxyError(405, f"Use POST for {self.scope['path']}.", code="method_not_allowed")
-        key = await gate.authenticate(
+        key = self.key = await gate.authenticate(
             self.headers_in, allow_x_api_key=SHAPES[self.endpoint] is SHAPES["messages"]
         )
         data = parse_body(body, self.endpoint)
+        self.model_name = data["model"]
         model = await gate.admit(key, data["model"])
         quota = await limits.check(key)
         if quota is not None:
             self.extra_headers = quota.headers()
         call = Call(self.request_id, self.endpoint, key, model, data, self.headers_in, self.arrived)
+        self.relayed = True
         await relay(call, self)
 
 
@@ -192,8 +222,11 @@ class ModelsConsumer(V1Consumer):
 
 class NotFoundConsumer(V1Consumer):
     # Anthropic-shape clients send x-api-key; either way an unknown path is a 404.
+    def recorded_endpoint(self) -> str:
+        return self.scope["path"][:40]
+
     async def serve(self, body: bytes) -> None:
-        await gate.authenticate(self.headers_in, allow_x_api_key=True)
+        self.key = await gate.authenticate(self.headers_in, allow_x_api_key=True)
         raise ProxyError(
             404,
             f"Unknown endpoint {self.scope['method']} {self.scope['path']}.",

@@ -44,7 +44,7 @@ class ModelRoute(models.Model):
     """A model name clients send, its price, and (through deployments) who serves it.
 
     Prices are integer micro-USD per million tokens, so a request's cost in pico-USD is
-    exactly tokens × price (see billing.money)."""
+    exactly tokens × price (see accounts.money)."""
 
     name = models.CharField(max_length=200, unique=True)
     input_price = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])

@@ -1,5 +1,6 @@
 """One call through the gateway: plan per deployment, fall back before the first byte,
-relay the answer, and emit exactly one usage event whatever happens.
+relay the answer, and record exactly one usage event whatever happens: durable before
+the answer's last byte, so that a client never holds an answer the platform has no record of.
 
 The plan is decided once per deployment, by the provider kind's adapter: *native* when
 the kind serves the endpoint in the client's own shape, *translated* when the client's
@@ -14,9 +15,9 @@ import httpx
 import orjson
 
 from billing.models import UsageStatus
-from billing.usage import UsageEvent
-from proxy import balancer, limits, upstream_errors
+from proxy import balancer, upstream_errors
 from proxy.call import Call, ClientOut, Opened, Outcome
+from proxy.recording import record_call
 from proxy.relays import Relay, relay_for
 from proxy.table import DeploymentEntry
 from proxy.translate.canonical import UpstreamFailed, Usage
@@ -25,7 +26,6 @@ from proxy.translate.providers import KINDS
 from proxy.translate.shapes import SHAPES, TRANSLATABLE
 from proxy.translate.wire import UpstreamRequest, dumps
 from proxy.upstream import client, timeout_for
-from proxy.usage_sink import sink
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -81,11 +81,12 @@ async def relay(call: Call, out: ClientOut) -> None:
         raise
     except ProxyError as err:
         outcome.error, outcome.http_status = outcome.error or err.message, err.status
+        outcome.code = outcome.code or err.code or ""
         if err.status < 500:
             outcome.status = UsageStatus.CLIENT_ERROR
         raise
     finally:
-        _emit(call, outcome)
+        await record_call(call, outcome)  # once: a no-op when the answer recorded it
 
 
 def _request(call: Call, chosen: Plan) -> httpx.Request:
@@ -233,8 +234,10 @@ async def _json(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, re
     outcome.charge(call, usage)
     outcome.status, outcome.http_status = UsageStatus.OK, 200
     outcome.first_byte(call)
+    payload = dumps(rendered)
+    await record_call(call, outcome)
     await out.open(200, [*JSON_HEADERS, *outcome.headers(call)])
-    await out.write(dumps(rendered), more=False)
+    await out.write(payload, more=False)
 
 
 async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, relay: Relay):
@@ -247,7 +250,7 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
                 await out.write(data, more=True)
         if not relay.done:
             raise UpstreamFailed("the upstream stream ended before its end marker")
-        await out.write(relay.end(), more=False)
+        last = relay.end()
         outcome.status, outcome.http_status = UsageStatus.OK, 200
     except (httpx.HTTPError, UpstreamFailed) as exc:
         if isinstance(exc, UpstreamFailed) and exc.partial:
@@ -256,13 +259,15 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
         failed = exc if isinstance(exc, UpstreamFailed) else UpstreamFailed(str(exc))
         err = upstream_errors.upstream_failed(failed, during="mid-stream")
         outcome.error = err.message
-        await out.write(relay.error(err), more=False)
+        last = relay.error(err)
     finally:
         if relay.usage is not None:
             outcome.charge(call, relay.usage)
         else:
             outcome.charge(call, estimate(call, relay.generated_chars), estimated=True)
         await opened.response.aclose()
+    await record_call(call, outcome)
+    await out.write(last, more=False)
 
 
 async def _first_event_apart(chunks):
@@ -306,6 +311,7 @@ async def _pass_error(call: Call, opened: Opened, out: ClientOut, outcome: Outco
         body = SHAPES[call.endpoint].error_body(err)
     outcome.status, outcome.http_status = UsageStatus.CLIENT_ERROR, status
     outcome.error = body.decode(errors="replace")[:300]
+    await record_call(call, outcome)
     await out.open(status, [*JSON_HEADERS, *outcome.headers(call)])
     await out.write(body, more=False)
 
@@ -320,34 +326,3 @@ def estimate(call: Call, generated_chars: int) -> Usage:
     except ProxyError:
         size = 0
     return Usage(input=max(1, size // 4), output=(generated_chars + 3) // 4)
-
-
-def _emit(call: Call, outcome: Outcome) -> None:
-    usage = outcome.usage or Usage()
-    deployment = outcome.deployment
-    limits.count_tokens(call.key, usage.input + usage.output)
-    sink().emit(
-        UsageEvent(
-            request_id=call.request_id,
-            organization_id=call.key.organization_id,
-            api_key_id=call.key.key_id,
-            endpoint=call.endpoint,
-            model=call.model.name,
-            status=outcome.status,
-            http_status=outcome.http_status,
-            provider=deployment.provider.name if deployment else "",
-            upstream_model=deployment.upstream_model if deployment else "",
-            deployment_id=deployment.id if deployment else None,
-            streamed=call.stream,
-            input_tokens=usage.input,
-            output_tokens=usage.output,
-            cached_tokens=usage.cached,
-            cache_write_tokens=usage.cache_write,
-            tokens_estimated=outcome.estimated,
-            cost_pico=outcome.cost_pico,
-            latency_ms=(time.perf_counter() - call.started) * 1000,
-            ttft_ms=outcome.ttft_ms,
-            attempts=max(outcome.attempts, 1),
-            error=outcome.error[:300],
-        )
-    )

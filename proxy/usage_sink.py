@@ -97,3 +97,8 @@ def sink() -> UsageSink:
     if s is None:
         s = _sinks[loop] = UsageSink()
     return s
+
+
+async def record(event: UsageEvent) -> None:
+    """Hands one event to the writer. Embedded: queued in this process's memory."""
+    sink().emit(event)

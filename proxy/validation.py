@@ -13,13 +13,15 @@ from proxy.translate.errors import ProxyError, bad_request
 
 def parse_body(body: bytes, endpoint: str) -> dict:
     if not body:
-        raise bad_request("The request body is empty; send a JSON object.")
+        raise bad_request("The request body is empty; send a JSON object.", code="empty_body")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise bad_request(f"The request body is not valid JSON: {exc}.") from None
+        raise bad_request(
+            f"The request body is not valid JSON: {exc}.", code="invalid_json"
+        ) from None
     if not isinstance(data, dict):
-        raise bad_request("The request body must be a JSON object.")
+        raise bad_request("The request body must be a JSON object.", code="invalid_json")
     model = data.get("model")
     if model is None:
         raise bad_request(

@@ -2,7 +2,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.money import usd_text
+from accounts.money import usd_text
 
 
 @extend_schema_field(OpenApiTypes.DECIMAL)

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api.access import org_access
 from accounts.api.fields import PicoAsUSDField
+from accounts.money import usd_to_pico
 from accounts.selectors import api_key_get, api_keys_of
-from billing.money import usd_to_pico
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600  # the services' limit: 30 days
 MAX_LIMIT = 2_147_483_647  # PositiveIntegerField's range on every database

@@ -1,6 +1,6 @@
 from django import template
 
-from billing.money import format_usd
+from accounts.money import format_usd
 
 register = template.Library()
 

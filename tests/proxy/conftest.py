@@ -6,9 +6,9 @@ import openai
 import pytest
 
 from accounts.models import APIKey, Organization
+from accounts.money import PICO_PER_USD
 from accounts.services import api_key_create, organization_create
 from billing.models import UsageRecord
-from billing.money import PICO_PER_USD
 from billing.services import credits_grant
 from proxy import auth, balancer, credits, limits, relay, table
 from proxy.routes_file import apply

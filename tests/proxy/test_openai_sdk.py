@@ -6,7 +6,7 @@ from decimal import Decimal
 import openai
 import pytest
 
-from billing.money import PICO_PER_USD
+from accounts.money import PICO_PER_USD
 from tests.proxy.conftest import PRICE, records
 
 TOOLS = [

@@ -77,20 +77,33 @@ def test_client_disconnect_mid_stream_stops_upstream_within_a_second(asgi_server
     assert record.tokens_estimated and record.output_tokens > 0 and record.cost_pico > 0
 
 
-def test_every_routed_request_yields_one_record(asgi_server, routes, transactional_db):
+def test_every_authenticated_request_yields_one_record(asgi_server, routes, transactional_db):
     tenant = make_tenant("mix")
     client = tenant.client(asgi_server)
     client.chat.completions.create(model="demo", messages=ASK)
     auth = {"Authorization": f"Bearer {tenant.secret}"}
     url = asgi_server.url + "/v1/chat/completions"
-    httpx.post(url, headers=auth, json={"model": "nope", "messages": ASK})  # not routed
-    httpx.post(url, headers=auth, content=b"{not json")  # not routed
-    rows = records(1)
+    assert httpx.post(url, headers=auth, json={"model": "nope", "messages": ASK}).status_code == 404
+    assert httpx.post(url, headers=auth, content=b"{not json").status_code == 400
+    assert httpx.post(asgi_server.url + "/v1/nowhere", headers=auth).status_code == 404
+    httpx.post(url, json={"model": "demo", "messages": ASK})  # no key: nobody to record for
+    rows = records(4)
     time.sleep(0.5)
-    assert UsageRecord.objects.count() == 1 and rows[0].status == "ok"
-    assert rows[0].api_key_id == tenant.key.pk and rows[0].organization_id == tenant.org.pk
-    assert rows[0].provider == "sandbox" and rows[0].deployment_id is not None
-    assert rows[0].latency_ms > 0
+    assert UsageRecord.objects.count() == 4
+    by_status = {(r.status, r.http_status, r.code): r for r in rows}
+    ok = by_status.pop(("ok", 200, ""))
+    assert ok.api_key_id == tenant.key.pk and ok.organization_id == tenant.org.pk
+    assert ok.provider == "sandbox" and ok.deployment_id is not None
+    assert ok.latency_ms > 0
+    assert set(by_status) == {
+        ("refused", 404, "model_not_found"),
+        ("refused", 400, "invalid_json"),
+        ("refused", 404, "unknown_url"),
+    }, set(by_status)
+    unknown = by_status[("refused", 404, "model_not_found")]
+    assert (
+        unknown.model == "nope" and unknown.cost_pico == 0 and unknown.api_key_id == tenant.key.pk
+    )
 
 
 def test_a_written_record_reads_back_field_for_field(tenant):

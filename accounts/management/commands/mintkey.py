@@ -3,8 +3,8 @@ from django.db import transaction
 
 from accounts.errors import DomainError
 from accounts.models import Membership, Organization, Role, User
+from accounts.money import usd_to_pico
 from accounts.services import api_key_create, organization_create
-from billing.money import usd_to_pico
 from billing.services import credits_grant
 
 

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import APIKey, Membership, Organization, Role, User
+from accounts.money import format_usd, usd_to_pico
 from accounts.services import api_key_create, organization_create
-from billing.money import format_usd, usd_to_pico
 from billing.services import credits_grant
 from proxy.demo_routes import seed_demo_routes
 

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
+from accounts.money import format_usd, usd_to_pico
 from billing.models import LedgerKind
-from billing.money import format_usd, usd_to_pico
 from billing.services import credits_grant
 
 

@@ -4,12 +4,19 @@ Why pico: prices are at most 6 decimals of USD per million tokens, i.e. integer 
 per million tokens, so one token costs exactly that integer in pico-USD and a request's
 cost is tokens × price with no rounding at all. A signed 64-bit integer holds ±9.2
 million USD per value, far above any one balance, budget or invoice line.
+
+It lives in accounts, the lowest layer, because every app keeps money: a key's budget as
+much as the ledger.
 """
 
 from decimal import Decimal, InvalidOperation
 
 PICO_PER_USD = 10**12
 _CENT = Decimal("0.01")
+# The largest amount any one budget, cap, threshold or grant may name: well inside a
+# signed 64-bit pico-USD value, so sums of a few of them cannot overflow either.
+MAX_USD = Decimal(1_000_000)
+MAX_PICO = int(MAX_USD) * PICO_PER_USD
 
 
 def usd_to_pico(value: str | int | Decimal) -> int:
@@ -20,6 +27,8 @@ def usd_to_pico(value: str | int | Decimal) -> int:
         raise ValueError(f"{value!r} is not an amount of USD") from exc
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not an amount of USD")
+    if abs(amount) > MAX_USD:
+        raise ValueError(f"{value!r} is more than the USD {MAX_USD:,} any one amount may be")
     pico = amount * PICO_PER_USD
     if pico != pico.to_integral_value():
         raise ValueError(f"{value!r} has more decimals than the 12 money is kept in")

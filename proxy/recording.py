@@ -1,0 +1,78 @@
+"""The one usage event of each /v1 request that passed authentication: a relayed call's,
+or a refusal's (400/402/403/404/429 before any upstream), with its status and code."""
+
+import time
+
+from billing.models import UsageStatus
+from billing.usage import UsageEvent
+from proxy import limits
+from proxy.auth import KeyInfo
+from proxy.call import Call, Outcome
+from proxy.translate.canonical import Usage
+from proxy.translate.errors import ProxyError
+from proxy.usage_sink import record
+
+
+async def record_call(call: Call, outcome: Outcome) -> None:
+    """Records the call once; durable when this returns (proxy.usage_sink.record)."""
+    if outcome.recorded:
+        return
+    outcome.recorded = True
+    usage = outcome.usage or Usage()
+    deployment = outcome.deployment
+    limits.count_tokens(call.key, usage.input + usage.output)
+    await record(
+        UsageEvent(
+            request_id=call.request_id,
+            organization_id=call.key.organization_id,
+            api_key_id=call.key.key_id,
+            endpoint=call.endpoint,
+            model=call.model.name,
+            status=outcome.status,
+            http_status=outcome.http_status,
+            provider=deployment.provider.name if deployment else "",
+            upstream_model=deployment.upstream_model if deployment else "",
+            deployment_id=deployment.id if deployment else None,
+            streamed=call.stream,
+            input_tokens=usage.input,
+            output_tokens=usage.output,
+            cached_tokens=usage.cached,
+            cache_write_tokens=usage.cache_write,
+            tokens_estimated=outcome.estimated,
+            cost_pico=outcome.cost_pico,
+            latency_ms=(time.perf_counter() - call.started) * 1000,
+            ttft_ms=outcome.ttft_ms,
+            attempts=max(outcome.attempts, 1),
+            error=outcome.error[:300],
+            code=outcome.code,
+        )
+    )
+
+
+async def record_refusal(
+    *,
+    request_id: str,
+    endpoint: str,
+    key: KeyInfo,
+    model: str,
+    err: ProxyError,
+    started: float,
+    streamed: bool = False,
+) -> None:
+    """A request the gateway refused by itself after authentication."""
+    await record(
+        UsageEvent(
+            request_id=request_id,
+            organization_id=key.organization_id,
+            api_key_id=key.key_id,
+            endpoint=endpoint,
+            model=model,
+            status=UsageStatus.REFUSED,
+            http_status=err.status,
+            streamed=streamed,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            attempts=0,
+            error=err.message[:300],
+            code=err.code or "",
+        )
+    )
