@@ -5,6 +5,7 @@ the background). The TTL bounds how long a revoked key keeps working in any proc
 (the contract allows 2 s).
 """
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,10 +30,17 @@ class KeyInfo:
     rpm_limit: int | None
     tpm_limit: int | None
     budget_pico: int | None
+    budget_period: str  # accounts.models.BudgetPeriod
     spent_pico: int
     is_management: bool
     expires_at: datetime | None
     revoked_at: datetime | None
+    paused_at: datetime | None = None
+    allowed_ips: tuple = ()  # ipaddress networks; empty: anywhere
+    # The organization's own caps, over all its keys (setlimits).
+    org_rpm_limit: int | None = None
+    org_tpm_limit: int | None = None
+    org_monthly_cap_pico: int | None = None
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -41,10 +49,11 @@ class KeyInfo:
 
 
 def _load(digest: str) -> KeyInfo | None:
-    key = APIKey.objects.filter(digest=digest).first()
+    key = APIKey.objects.select_related("organization").filter(digest=digest).first()
     if key is None or not keys.digests_match(key.digest, digest):
         return None
     now = timezone.now()
+    org = key.organization
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
         APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return KeyInfo(
@@ -55,11 +64,28 @@ def _load(digest: str) -> KeyInfo | None:
         rpm_limit=key.rpm_limit,
         tpm_limit=key.tpm_limit,
         budget_pico=key.budget_pico,
+        budget_period=key.budget_period,
         spent_pico=key.spent_pico,
         is_management=key.is_management,
         expires_at=key.expires_at,
         revoked_at=key.revoked_at,
+        paused_at=key.paused_at,
+        allowed_ips=networks(key.allowed_ips),
+        org_rpm_limit=org.rpm_limit,
+        org_tpm_limit=org.tpm_limit,
+        org_monthly_cap_pico=org.monthly_cap_pico,
     )
+
+
+def networks(cidrs) -> tuple:
+    """The key's allowlist as networks; an entry that does not parse allows nothing."""
+    out = []
+    for cidr in cidrs or ():
+        try:
+            out.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
+        except ValueError:
+            continue
+    return tuple(out) if out or not cidrs else (ipaddress.ip_network("0.0.0.0/32"),)
 
 
 # Misses are cached too (None): a flood of made-up keys costs one read each, and the
@@ -94,6 +120,14 @@ async def authenticate(headers: dict[bytes, bytes], *, allow_x_api_key: bool = F
         raise unauthorized("Incorrect API key. Check it, or mint a new one in the portal.")
     if not info.is_active(timezone.now()):
         raise unauthorized("This API key has been revoked or has expired; mint a new one.")
+    if info.paused_at is not None:
+        raise ProxyError(
+            403,
+            "This key is paused after a spend spike. An admin can resume it in the portal "
+            "under Keys.",
+            type="permission_error",
+            code="key_paused",
+        )
     if info.is_management:
         raise ProxyError(
             401,
