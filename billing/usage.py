@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import APIKey
+from billing import spend_counters
 from billing.models import LedgerKind
 from billing.services import credits_apply
 from billing.usage_rows import insert_new
@@ -87,6 +88,7 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
                 debits[event.organization_id] += event.cost_pico
                 if event.api_key_id is not None:
                     spent[event.api_key_id] += event.cost_pico
+        spend_counters.add(e for e in unique if e.request_id in written)
         for key_id, total in sorted(spent.items()):
             if total:
                 APIKey.objects.filter(pk=key_id).update(spent_pico=F("spent_pico") + total)
