@@ -26,6 +26,7 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --cache-dir var/import_linter_cache
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

@@ -4,7 +4,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -12,8 +11,7 @@ from django.utils.text import slugify
 from accounts import keys
 from accounts.errors import Conflict, DomainError, NotAllowed
 from accounts.models import APIKey, Invitation, Membership, Organization, Role, User
-from accounts.money import usd_to_pico
-from billing.services import credits_grant
+from accounts.signals import organization_signed_up
 
 INVITATION_TTL = timedelta(days=7)
 
@@ -70,12 +68,12 @@ def organization_delete(*, membership: Membership) -> None:
 
 
 def signup_organization_create(*, user: User) -> Organization:
-    """A new sign-up's own organization, with the starting credit grant."""
+    """A new sign-up's own organization. The starting credit is billing's to grant: it
+    answers `organization_signed_up` (accounts may not import the ledger)."""
     local = user.email.split("@")[0]
-    org = organization_create(name=f"{local}'s organization", owner=user)
-    grant = usd_to_pico(settings.SIGNUP_CREDIT_USD)
-    if grant:
-        credits_grant(organization=org, amount_pico=grant, reason="Sign-up credit")
+    with transaction.atomic():
+        org = organization_create(name=f"{local}'s organization", owner=user)
+        organization_signed_up.send(sender=Organization, organization=org, user=user)
     return org
 
 

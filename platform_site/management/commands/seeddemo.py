@@ -1,3 +1,6 @@
+"""The demo seed `make run` uses. In platform_site because it composes every app: the
+organization (accounts), its credit (billing) and the demo routes (proxy)."""
+
 import os
 
 from allauth.account.models import EmailAddress
