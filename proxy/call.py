@@ -9,6 +9,7 @@ from typing import Protocol
 import httpx
 
 from accounts.money import PICO_PER_USD
+from billing.holds import Hold
 from billing.models import UsageStatus
 from billing.usage import cost_pico
 from proxy.auth import KeyInfo
@@ -34,6 +35,9 @@ class Call:
     # The canonical form, parsed on the first deployment that needs a translation: a
     # native call never reads more of the body than model and stream.
     canonical: ChatRequest | None = None
+    # The money held for this call before it was relayed (billing.holds), settled when
+    # its usage is recorded (proxy.recording); None when nothing is held.
+    hold: Hold | None = None
     _parsed_dropped: list[str] = field(default_factory=list, repr=False)
 
     def canonical_request(self) -> ChatRequest:
