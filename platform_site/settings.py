@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.organizations",
+                "billing.context_processors.alerts",
             ],
         },
     },
@@ -140,7 +141,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Low balance and spend spikes (billing.alerts); idempotent, so a missed or doubled
+    # run changes nothing.
+    "billing-alerts": {"task": "billing.tasks.alerts_check", "schedule": 60.0},
+}
 
 # --- Auth (django-allauth: sign-up, verification, login throttling, password reset) -----
 AUTH_USER_MODEL = "accounts.User"

@@ -1,0 +1,20 @@
+"""Celery tasks of billing: they load ids and call billing's functions, nothing more."""
+
+from celery import shared_task
+from django.db import transaction
+
+from billing import alerts
+
+
+@shared_task
+def alerts_check() -> None:
+    """Every minute (CELERY_BEAT_SCHEDULE): raises and resolves alerts, then sends the
+    emails still owed, each in its own task so that one failing send delays no other."""
+    alerts.alerts_check()
+    for alert_id in alerts.alerts_unsent():
+        transaction.on_commit(lambda alert_id=alert_id: alert_email_send.delay(alert_id))
+
+
+@shared_task
+def alert_email_send(alert_id: int) -> None:
+    alerts.alert_email_send(alert_id=alert_id)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from billing import views
+
+urlpatterns = [
+    path(
+        "o/<slug:slug>/alerts/<int:alert_id>/dismiss/",
+        views.alert_dismiss,
+        name="alert_dismiss",
+    ),
+]
