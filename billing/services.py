@@ -4,6 +4,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 
 from accounts.models import Organization, User
+from billing import holds
 from billing.models import CreditLedgerEntry, LedgerKind
 
 
@@ -38,7 +39,7 @@ def credits_apply(
     """The ledger entry and the cached balance change in one transaction, the balance by
     an atomic UPDATE so that concurrent writers never lose each other's changes."""
     with transaction.atomic():
-        CreditLedgerEntry.objects.create(
+        entry = CreditLedgerEntry.objects.create(
             organization_id=organization_id,
             kind=kind,
             amount_pico=amount_pico,
@@ -47,6 +48,12 @@ def credits_apply(
         )
         Organization.objects.filter(pk=organization_id).update(
             credit_balance_pico=F("credit_balance_pico") + amount_pico
+        )
+        # What requests may reserve follows the ledger once the entry is committed.
+        transaction.on_commit(
+            lambda: holds.ledger_changed(
+                organization_id, entry.pk, amount_pico, usage=kind == LedgerKind.USAGE
+            )
         )
         return Organization.objects.values_list("credit_balance_pico", flat=True).get(
             pk=organization_id

@@ -239,6 +239,8 @@ PROXY_COOLDOWN_S = env.float("PROXY_COOLDOWN_S", default=30.0)
 # How long a process trusts its copy of the routes and of a balance.
 PROXY_ROUTES_TTL_S = env.float("PROXY_ROUTES_TTL_S", default=5.0)
 PROXY_BALANCE_TTL_S = env.float("PROXY_BALANCE_TTL_S", default=2.0)
+# Load balancers whose X-Forwarded-For names the client (proxy.addresses, keys' --ips).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # What a request reserves for its answer when it names no max_tokens (billing.holds).
 PROXY_DEFAULT_MAX_OUTPUT_TOKENS = env.int("PROXY_DEFAULT_MAX_OUTPUT_TOKENS", default=4096)
 

@@ -12,7 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from proxy import gate, inflight, limits
+from proxy import addresses, gate, inflight, limits, spend
 from proxy.call import Call
 from proxy.recording import record_refusal
 from proxy.relay import SSE_HEADERS, relay
@@ -166,13 +166,16 @@ class RelayConsumer(V1Consumer):
         key = self.key = await gate.authenticate(
             self.headers_in, allow_x_api_key=SHAPES[self.endpoint] is SHAPES["messages"]
         )
+        addresses.check_allowed(key, self.scope, self.headers_in)
         data = parse_body(body, self.endpoint)
         self.model_name = data["model"]
         model = await gate.admit(key, data["model"])
         quota = await limits.check(key)
         if quota is not None:
             self.extra_headers = quota.headers()
+        hold = await spend.reserve(key, model, self.endpoint, data, len(body))
         call = Call(self.request_id, self.endpoint, key, model, data, self.headers_in, self.arrived)
+        call.hold = hold
         self.relayed = True
         await relay(call, self)
 
@@ -208,6 +211,7 @@ class ModelsConsumer(V1Consumer):
         if self.scope["method"] != "GET":
             raise ProxyError(405, "Use GET for /v1/models.", code="method_not_allowed")
         key = await gate.authenticate(self.headers_in)
+        addresses.check_allowed(key, self.scope, self.headers_in)
         wanted = self.scope["url_route"]["kwargs"].get("model")
         models = await gate.visible_models(key)
         if wanted is not None:
@@ -227,6 +231,7 @@ class NotFoundConsumer(V1Consumer):
 
     async def serve(self, body: bytes) -> None:
         self.key = await gate.authenticate(self.headers_in, allow_x_api_key=True)
+        addresses.check_allowed(self.key, self.scope, self.headers_in)
         raise ProxyError(
             404,
             f"Unknown endpoint {self.scope['method']} {self.scope['path']}.",

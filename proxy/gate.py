@@ -1,6 +1,7 @@
-"""Who may call what: key, model access and credit, before anything goes upstream."""
+"""Who may call what: key and model access, before anything goes upstream (money is
+held by proxy.spend, rates by proxy.limits)."""
 
-from proxy import credits, table
+from proxy import table
 from proxy.auth import KeyInfo, authenticate
 from proxy.table import ModelEntry
 from proxy.translate.errors import ProxyError
@@ -31,13 +32,6 @@ async def admit(key: KeyInfo, model_name: str) -> ModelEntry:
             type="permission_error",
             param="model",
             code="model_not_allowed",
-        )
-    if await credits.balance_pico(key.organization_id) <= 0:
-        raise ProxyError(
-            402,
-            "Your organization has no credits left. Add credits in the portal, then retry.",
-            type="insufficient_quota",
-            code="insufficient_credits",
         )
     return model
 

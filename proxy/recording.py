@@ -5,7 +5,7 @@ import time
 
 from billing.models import UsageStatus
 from billing.usage import UsageEvent
-from proxy import limits
+from proxy import limits, spend
 from proxy.auth import KeyInfo
 from proxy.call import Call, Outcome
 from proxy.translate.canonical import Usage
@@ -47,6 +47,7 @@ async def record_call(call: Call, outcome: Outcome) -> None:
             code=outcome.code,
         )
     )
+    spend.settle_soon(call.hold, outcome.cost_pico)
 
 
 async def record_refusal(

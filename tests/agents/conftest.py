@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 from accounts.models import Organization
+from billing import holds
 from billing.models import UsageRecord
-from proxy import auth, balancer, credits, limits, table
+from proxy import auth, balancer, limits, table
 from proxy.routes_file import apply
 from sandbox.server import SandboxServer
 from tests.processes import wait_for
@@ -79,7 +80,7 @@ def agent_clis() -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_proxy_state(settings):
     settings.PROXY_COOLDOWN_S = 30.0
-    for forget in (auth._cache.clear, balancer.reset, credits.forget, limits.reset):
+    for forget in (auth._cache.clear, balancer.reset, holds.forget, limits.reset):
         forget()
     table.invalidate()
     yield

@@ -8,9 +8,10 @@ import pytest
 from accounts.models import APIKey, Organization
 from accounts.money import PICO_PER_USD
 from accounts.services import api_key_create, organization_create
+from billing import holds
 from billing.models import UsageRecord
 from billing.services import credits_grant
-from proxy import auth, balancer, credits, limits, relay, table
+from proxy import auth, balancer, limits, relay, table
 from proxy.routes_file import apply
 from sandbox.server import SandboxServer
 from tests.processes import wait_for
@@ -25,7 +26,7 @@ def _fresh_proxy_state(settings):
     for forget in (
         auth._cache.clear,
         balancer.reset,
-        credits.forget,
+        holds.forget,
         limits.reset,
         relay.forget,
         table.invalidate,

@@ -178,7 +178,8 @@ def test_typed_errors(asgi_server, routes, transactional_db):
         make_tenant("broke", usd_pico=0).client(asgi_server).chat.completions.create(
             model="demo", messages=ASK
         )
-    assert info.value.status_code == 402 and "no credits" in info.value.message
+    assert info.value.status_code == 402 and info.value.code == "insufficient_credits"
+    assert "Add credits" in info.value.message
     with pytest.raises(openai.BadRequestError) as info:
         ok.client(asgi_server).chat.completions.create(model="demo", messages=ASK, n="two")
     assert info.value.param == "n"

@@ -1,0 +1,167 @@
+"""Money reserved before serving: a request's worst-case cost is held, atomically, against
+its organization's credit and every budget that applies, then settled to the exact cost.
+
+The pots a request draws on (`pots_for`):
+- the organization's credit: what is available is the balance less what requests in
+  flight hold and what finished requests cost that the ledger has not debited yet;
+- the key's budget for its period (total, or the UTC day, week from Monday, month);
+- the organization's monthly spend cap.
+`reserve()` holds `amount` in all of them or in none (NotEnough names the pot that is
+short); `settle()` replaces the hold by the exact cost. So the sum of what is held never
+exceeds what is available, whatever the number of processes.
+
+Two backends, chosen by REDIS_URL: one Lua script per call over Redis hashes, shared by
+every process (billing.holds_redis); or this process's memory, kept consistent with the
+ledger (billing.holds_local). Both start a pot from the database the first time it is
+used: the balance, or the spend counter of the period (billing.spend_counters).
+
+A hold whose process dies before settling stays held until the pot is reloaded: credit is
+then under-stated, never over-stated.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from accounts.models import APIKey, Organization
+from billing import spend_counters
+
+CREDIT = "credit"
+KEY_BUDGET = "key_budget"
+ORG_CAP = "org_cap"
+
+
+@dataclass(frozen=True, slots=True)
+class Pot:
+    """One thing a request's cost is held against."""
+
+    kind: str  # CREDIT, KEY_BUDGET or ORG_CAP
+    subject_id: int  # the organization's id (credit, cap) or the key's (budget)
+    period: str = spend_counters.TOTAL  # a spend_counters period id
+    limit: int | None = None  # pico-USD, for budgets and caps
+    budget_period: str = "total"  # what the key's budget says (for messages)
+    resets_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        if self.kind == CREDIT:
+            return f"credit:{self.subject_id}"
+        return f"{self.kind}:{self.subject_id}:{self.period}"
+
+    def load(self) -> int:
+        """From the database: the balance, or what was spent in the period so far."""
+        if self.kind == CREDIT:
+            return (
+                Organization.objects.filter(pk=self.subject_id)
+                .values_list("credit_balance_pico", flat=True)
+                .first()
+                or 0
+            )
+        if self.kind == KEY_BUDGET:
+            if self.period == spend_counters.TOTAL:
+                return (
+                    APIKey.objects.filter(pk=self.subject_id)
+                    .values_list("spent_pico", flat=True)
+                    .first()
+                    or 0
+                )
+            return spend_counters.spent(spend_counters.key_subject(self.subject_id), self.period)
+        return spend_counters.spent(spend_counters.org_subject(self.subject_id), self.period)
+
+
+class NotEnough(Exception):
+    """A pot cannot hold the amount: `left` is what it could still hold (≥ 0)."""
+
+    def __init__(self, pot: Pot, needed: int, left: int) -> None:
+        super().__init__(pot.name)
+        self.pot, self.needed, self.left = pot, needed, max(0, left)
+
+
+@dataclass(slots=True)
+class Hold:
+    pots: tuple[Pot, ...]
+    amount: int
+    tokens: tuple = field(default=())  # the backend's per-pot marks (Redis: load epochs)
+    settled: bool = False
+
+
+def pots_for(
+    *,
+    organization_id: int,
+    key_id: int,
+    budget_pico: int | None,
+    budget_period: str,
+    monthly_cap_pico: int | None,
+    now: datetime,
+) -> tuple[Pot, ...]:
+    pots = [Pot(CREDIT, organization_id)]
+    if budget_pico is not None:
+        pots.append(
+            Pot(
+                KEY_BUDGET,
+                key_id,
+                spend_counters.period_id(budget_period, now),
+                budget_pico,
+                budget_period,
+                spend_counters.resets_at(budget_period, now),
+            )
+        )
+    if monthly_cap_pico is not None:
+        pots.append(
+            Pot(
+                ORG_CAP,
+                organization_id,
+                spend_counters.period_id("month", now),
+                monthly_cap_pico,
+                "month",
+                spend_counters.resets_at("month", now),
+            )
+        )
+    return tuple(pots)
+
+
+load_async = database_sync_to_async(lambda pot: pot.load())
+
+
+_backend = None
+
+
+def backend():
+    global _backend
+    if _backend is None:
+        if settings.REDIS_URL:
+            from billing.holds_redis import RedisHolds
+
+            _backend = RedisHolds()
+        else:
+            from billing.holds_local import LocalHolds
+
+            _backend = LocalHolds()
+    return _backend
+
+
+async def reserve(pots: tuple[Pot, ...], amount: int) -> Hold:
+    """Holds `amount` pico-USD in every pot, or raises NotEnough and holds nothing."""
+    return await backend().reserve(pots, max(0, amount))
+
+
+async def settle(hold: Hold, cost: int) -> None:
+    """Replaces the hold by the exact cost (0 releases it); once per hold."""
+    if hold.settled:
+        return
+    hold.settled = True
+    await backend().settle(hold, max(0, cost))
+
+
+def ledger_changed(organization_id: int, entry_id: int, amount: int, *, usage: bool) -> None:
+    """Called once a ledger entry is committed (billing.services.credits_apply)."""
+    if _backend is not None or settings.REDIS_URL:
+        backend().ledger_changed(organization_id, entry_id, amount, usage=usage)
+
+
+def forget() -> None:
+    """Drops this process's pots (tests); Redis keeps its own."""
+    global _backend
+    _backend = None

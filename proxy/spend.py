@@ -1,0 +1,113 @@
+"""What a request may cost at most, held before it is relayed; the contract's 402 when
+its organization's credit, its key's budget or its organization's cap cannot hold it.
+
+The worst case is the input estimate at the input price plus the most output the request
+allows (max_tokens and its cousins, else PROXY_DEFAULT_MAX_OUTPUT_TOKENS) at the output
+price. The estimate is a quarter of the body's bytes: above what most text costs, and
+cheap to take on the hot path (no parse beyond what routing did).
+"""
+
+import asyncio
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.money import format_usd
+from billing import holds
+from proxy.auth import KeyInfo
+from proxy.table import ModelEntry
+from proxy.translate.errors import ProxyError
+
+OUTPUT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+NO_OUTPUT_ENDPOINTS = frozenset({"embeddings", "count_tokens"})
+ADJECTIVE = {"day": "daily ", "week": "weekly ", "month": "monthly "}
+_settling: set[asyncio.Task] = set()
+
+
+def max_output_tokens(endpoint: str, body: dict) -> int:
+    if endpoint in NO_OUTPUT_ENDPOINTS:
+        return 0
+    for name in OUTPUT_FIELDS:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return settings.PROXY_DEFAULT_MAX_OUTPUT_TOKENS
+
+
+def input_estimate(body_size: int) -> int:
+    return body_size // 4 + 1
+
+
+def worst_case_pico(model: ModelEntry, input_tokens: int, output_tokens: int) -> int:
+    """Prices are micro-USD per million tokens: one token at price p costs p pico-USD."""
+    input_price = max(model.input_price, model.cache_write_price or 0)
+    return input_tokens * input_price + output_tokens * model.output_price
+
+
+async def reserve(
+    key: KeyInfo, model: ModelEntry, endpoint: str, body: dict, body_size: int
+) -> holds.Hold:
+    """Holds the worst case against every pot of the key; the contract's 402 if one is short."""
+    now = timezone.now()
+    output = max_output_tokens(endpoint, body)
+    amount = worst_case_pico(model, input_estimate(body_size), output)
+    pots = holds.pots_for(
+        organization_id=key.organization_id,
+        key_id=key.key_id,
+        budget_pico=key.budget_pico,
+        budget_period=key.budget_period,
+        monthly_cap_pico=key.org_monthly_cap_pico,
+        now=now,
+    )
+    try:
+        return await holds.reserve(pots, amount)
+    except holds.NotEnough as short:
+        raise refusal(short, output) from None
+
+
+def settle_soon(hold: holds.Hold | None, cost_pico: int) -> None:
+    """Settles off the answer's path; the task is kept until it is done."""
+    if hold is None or hold.settled:
+        return
+    task = asyncio.get_running_loop().create_task(holds.settle(hold, cost_pico))
+    _settling.add(task)
+    task.add_done_callback(_settling.discard)
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else ""
+
+
+def refusal(short: holds.NotEnough, output_tokens: int) -> ProxyError:
+    pot, needed = short.pot, format_usd(short.needed)
+    if pot.kind == holds.CREDIT:
+        return ProxyError(
+            402,
+            f"Your organization's credit does not cover this request: it may cost up to "
+            f"{needed} ({output_tokens} output tokens at most) and {format_usd(short.left)} "
+            "is available. Add credits in the portal (Billing), or lower max_tokens.",
+            type="insufficient_quota",
+            code="insufficient_credits",
+        )
+    if pot.kind == holds.KEY_BUDGET:
+        resets = (
+            f"It resets at {_when(pot.resets_at)}."
+            if pot.resets_at
+            else "It does not reset: raise it in the portal (Keys) or use another key."
+        )
+        return ProxyError(
+            402,
+            f"This key's {ADJECTIVE.get(pot.budget_period, '')}budget of {format_usd(pot.limit)} cannot cover this request (up to {needed}; "
+            f"{format_usd(short.left)} left). {resets}",
+            type="insufficient_quota",
+            code="key_budget_exceeded",
+        )
+    return ProxyError(
+        402,
+        f"Your organization's monthly spend cap of {format_usd(pot.limit)} cannot cover this "
+        f"request (up to {needed}; {format_usd(short.left)} left). It resets at "
+        f"{_when(pot.resets_at)}; an admin can raise it.",
+        type="insufficient_quota",
+        code="org_spend_cap",
+    )
