@@ -99,7 +99,12 @@ class AsgiServer:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            application, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning"
+            application,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="on",
+            log_level="warning",
+            proxy_headers=False,  # TRUSTED_PROXIES decides, as in make run
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()))
