@@ -60,7 +60,7 @@ class Gateway:
         self.proc = subprocess.Popen(
             [uvicorn, "platform_site.asgi:application", "--host", "127.0.0.1",
              "--port", str(port), "--lifespan", "on", "--no-access-log",
-             "--timeout-graceful-shutdown", str(graceful_s)],
+             "--timeout-graceful-shutdown", str(int(graceful_s)), "--no-proxy-headers"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
