@@ -159,3 +159,19 @@ def test_an_allowlist_that_does_not_parse_allows_nothing():
     assert [str(n) for n in networks(["10.0.0.0/8", "bogus"])] == ["10.0.0.0/8"]
     only_bogus = networks(["bogus"])
     assert only_bogus and not any(n.version == 6 for n in only_bogus)
+
+
+def test_refusals_after_authentication_leave_one_record_each(asgi_server, routes):
+    walled = make_tenant("walled", allowed_ips=["10.0.0.0/8"])
+    assert post(asgi_server, walled.secret).status_code == 403
+    narrow = api_key_create(organization=walled.org, name="narrow", allowed_models=["other"])
+    assert post(asgi_server, narrow.secret).status_code == 403
+    broke = make_tenant("broke", usd_pico=0)
+    assert post(asgi_server, broke.secret).status_code == 402
+    rows = records(3)
+    assert sorted((r.status, r.http_status, r.code, r.model) for r in rows) == [
+        ("refused", 402, "insufficient_credits", "demo"),
+        ("refused", 403, "ip_not_allowed", ""),
+        ("refused", 403, "model_not_allowed", "demo"),
+    ]
+    assert all(r.cost_pico == 0 and r.attempts == 0 for r in rows)
