@@ -20,3 +20,12 @@ class NotAllowed(DomainError):
 class Conflict(DomainError):
     code = "conflict"
     status = 409
+
+
+class FieldError(DomainError):
+    """A value the domain refuses, and the input field it came from, so that the API can
+    answer 400 naming it and a form can show the message beside it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field

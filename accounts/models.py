@@ -183,6 +183,8 @@ class APIKey(models.Model):
             return "revoked"
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
+        if self.paused_at is not None:  # refused by the proxy until an admin resumes it
+            return "paused"
         if self.revoked_at is not None:
             return "revoking"
         return "active"

@@ -1,16 +1,32 @@
-"""Writes for organizations, memberships, invitations and API keys."""
+"""Writes for organizations, memberships and invitations; API keys' are in
+accounts.key_services, re-exported here for the callers that import them from here."""
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts import keys
+from accounts import keys, limits
 from accounts.errors import Conflict, DomainError, NotAllowed
-from accounts.models import APIKey, Invitation, Membership, Organization, Role, User
+from accounts.key_services import (  # noqa: F401  the API keys' services, re-exported
+    NewKey,
+    api_key_create,
+    api_key_create_as,
+    api_key_resume,
+    api_key_revoke,
+    api_key_revoke_by_prefix,
+    api_key_rotate,
+    api_key_update,
+    api_keys_reassign,
+    api_keys_revoke_all,
+    api_keys_revoke_created_by,
+)
+from accounts.limits import UNCHANGED, Unchanged
+from accounts.models import Invitation, Membership, Organization, Role, User
 from accounts.signals import organization_signed_up
 
 INVITATION_TTL = timedelta(days=7)
@@ -60,9 +76,9 @@ def organization_delete(*, membership: Membership) -> None:
             "This is your only organization; create another one before deleting this one."
         )
     with transaction.atomic():
-        # Keys stop working at once; the organization's ledger is kept (PROTECT), so the
-        # tenant is emptied rather than erased.
-        APIKey.objects.filter(organization=org, revoked_at=None).update(revoked_at=timezone.now())
+        # Keys stop working at once, those in a rotation's grace period too; the
+        # organization's ledger is kept (PROTECT), so the tenant is emptied, not erased.
+        api_keys_revoke_all(organization=org)
         Membership.objects.filter(organization=org).delete()
         Invitation.objects.filter(organization=org).delete()
 
@@ -153,7 +169,17 @@ def membership_set_role(*, acting: Membership, target: Membership, role: str) ->
     return target
 
 
-def membership_remove(*, acting: Membership, target: Membership) -> None:
+KeysOnRemoval = Literal["revoke", "reassign"]
+
+
+def membership_remove(
+    *, acting: Membership, target: Membership, keys: KeysOnRemoval = "revoke"
+) -> int:
+    """Removes a member (or lets one leave) and settles the keys they created here, which
+    would otherwise keep working for someone outside: revoked, or (`keys="reassign"`,
+    when someone else removes them) handed to the remover. Returns how many keys."""
+    if keys not in ("revoke", "reassign"):
+        raise DomainError("Choose what happens to the member's keys: revoke or reassign.")
     leaving = acting.pk == target.pk
     if not leaving and not acting.can_manage:
         raise NotAllowed("Only an admin or owner can remove members.")
@@ -161,7 +187,16 @@ def membership_remove(*, acting: Membership, target: Membership) -> None:
         raise NotAllowed("Only an owner can remove an owner.")
     if target.is_owner:
         _ensure_another_owner(target)
-    target.delete()
+    org = target.organization
+    with transaction.atomic():
+        if keys == "reassign" and not leaving:
+            changed = api_keys_reassign(
+                organization=org, from_user=target.user, to_user=acting.user
+            )
+        else:
+            changed = api_keys_revoke_created_by(organization=org, user=target.user)
+        target.delete()
+    return changed
 
 
 def _ensure_another_owner(target: Membership) -> None:
@@ -170,124 +205,60 @@ def _ensure_another_owner(target: Membership) -> None:
         raise DomainError("An organization needs an owner; make someone else owner first.")
 
 
-# --- API keys ---------------------------------------------------------------------------
+# --- The organization's caps and alerts ---------------------------------------------
 
 
-@dataclass(frozen=True)
-class NewKey:
-    key: APIKey
-    secret: str  # shown once, never stored
-
-
-def api_key_create(
-    *,
-    organization: Organization,
-    name: str,
-    created_by: User | None = None,
-    expires_at: datetime | None = None,
-    allowed_models: list[str] | None = None,
-    rpm_limit: int | None = None,
-    tpm_limit: int | None = None,
-    budget_pico: int | None = None,
-    is_management: bool = False,
-    rotated_from: APIKey | None = None,
-) -> NewKey:
-    name = name.strip()
-    if not name:
-        raise DomainError("Give the key a name, so you can tell it apart later.")
-    if expires_at is not None and expires_at <= timezone.now():
-        raise DomainError("The expiry must lie in the future.")
-    for label, value in (("RPM", rpm_limit), ("TPM", tpm_limit), ("Budget", budget_pico)):
-        if value is not None and value < 0:
-            raise DomainError(f"{label} limit cannot be negative.")
-    models = sorted({m.strip() for m in allowed_models or [] if m and m.strip()})
-    secret = keys.new_secret()
-    key = APIKey.objects.create(
-        organization=organization,
-        name=name[:100],
-        prefix=keys.visible_prefix(secret),
-        digest=keys.digest(secret),
-        created_by=created_by,
-        expires_at=expires_at,
-        allowed_models=models,
-        rpm_limit=rpm_limit,
-        tpm_limit=tpm_limit,
-        budget_pico=budget_pico,
-        is_management=is_management,
-        rotated_from=rotated_from,
-    )
-    return NewKey(key=key, secret=secret)
-
-
-def _check_may_change_key(acting: Membership | None, key: APIKey) -> None:
-    """Admins and owners change any key of the organization; members only their own."""
+def _check_may_manage(acting: Membership | None, organization: Organization, what: str) -> None:
     if acting is None:  # an operator command
         return
-    if acting.organization_id != key.organization_id:
-        raise NotAllowed("That key belongs to another organization.")
-    if not acting.can_manage and key.created_by_id != acting.user_id:
-        raise NotAllowed("Members can only change keys they created; ask an admin.")
+    if acting.organization_id != organization.pk:
+        raise NotAllowed("That is another organization.")
+    if not acting.can_manage:
+        raise NotAllowed(f"Only an admin or owner can change {what}.")
 
 
-def api_key_revoke(*, key: APIKey, acting: Membership | None = None) -> APIKey:
-    _check_may_change_key(acting, key)
-    now = timezone.now()
-    if key.revoked_at is None or key.revoked_at > now:
-        key.revoked_at = now
-        key.save(update_fields=["revoked_at"])
-    return key
+def organization_set_limits(
+    *,
+    organization: Organization,
+    acting: Membership | None = None,
+    rpm_limit: int | Unchanged | None = UNCHANGED,
+    tpm_limit: int | Unchanged | None = UNCHANGED,
+    monthly_cap_pico: int | Unchanged | None = UNCHANGED,
+) -> Organization:
+    """The organization's own caps over all its keys (setlimits, the settings page);
+    only the given ones change, None clears one. The proxy sees them within its key
+    cache's TTL."""
+    _check_may_manage(acting, organization, "the organization's limits")
+    changes = {}
+    if rpm_limit is not UNCHANGED:
+        changes["rpm_limit"] = limits.count("rpm_limit", rpm_limit)
+    if tpm_limit is not UNCHANGED:
+        changes["tpm_limit"] = limits.count("tpm_limit", tpm_limit)
+    if monthly_cap_pico is not UNCHANGED:
+        changes["monthly_cap_pico"] = limits.amount("monthly_cap_usd", monthly_cap_pico)
+    for field, value in changes.items():
+        setattr(organization, field, value)
+    if changes:
+        organization.save(update_fields=list(changes))
+    return organization
 
 
-def api_key_rotate(
-    *, key: APIKey, acting: Membership | None = None, grace: timedelta = timedelta(0)
-) -> NewKey:
-    """A new secret with the same settings; the old key stops working after `grace`."""
-    _check_may_change_key(acting, key)
-    if not key.is_active():
-        raise DomainError("Only an active key can be rotated; create a new key instead.")
-    if grace < timedelta(0) or grace > timedelta(days=30):
-        raise DomainError("The grace period must be between 0 and 30 days.")
-    with transaction.atomic():
-        new = api_key_create(
-            organization=key.organization,
-            name=key.name,
-            created_by=acting.user if acting else key.created_by,
-            expires_at=key.expires_at,
-            allowed_models=key.allowed_models,
-            rpm_limit=key.rpm_limit,
-            tpm_limit=key.tpm_limit,
-            budget_pico=key.budget_pico,
-            is_management=key.is_management,
-            rotated_from=key,
-        )
-        key.revoked_at = timezone.now() + grace
-        key.save(update_fields=["revoked_at"])
-    return new
-
-
-def api_key_revoke_by_prefix(*, prefix: str) -> APIKey:
-    """For operators: the visible prefix names one key."""
-    matches = list(APIKey.objects.filter(prefix__startswith=prefix)[:2]) if prefix else []
-    if len(matches) != 1:
-        raise DomainError(
-            f"No key has the prefix {prefix!r}."
-            if not matches
-            else f"More than one key starts with {prefix!r}; give more of the prefix."
-        )
-    return api_key_revoke(key=matches[0])
-
-
-def api_key_create_as(*, membership: Membership, is_management: bool = False, **fields) -> NewKey:
-    """A key created by a member of the organization (the portal and the session API).
-    Any member may create keys; management keys are for admins and owners only."""
-    if is_management and not membership.can_manage:
-        raise NotAllowed("Only an admin or owner can create management keys.")
-    return api_key_create(
-        organization=membership.organization,
-        created_by=membership.user,
-        is_management=is_management,
-        **fields,
+def organization_set_alerts(
+    *,
+    organization: Organization,
+    acting: Membership | None = None,
+    low_balance_threshold_pico: int | None,
+    pause_keys_on_spike: bool,
+) -> Organization:
+    """When the owners hear of a low balance (None: never), and whether a spend spike
+    also pauses the keys that made it (billing.alerts reads both)."""
+    _check_may_manage(acting, organization, "the alerts")
+    organization.low_balance_threshold_pico = limits.amount(
+        "low_balance_threshold_usd", low_balance_threshold_pico
     )
+    organization.pause_keys_on_spike = bool(pause_keys_on_spike)
+    organization.save(update_fields=["low_balance_threshold_pico", "pause_keys_on_spike"])
+    return organization
 
 
 # --- Management keys --------------------------------------------------------------------

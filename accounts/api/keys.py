@@ -9,14 +9,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import key_services, limits
 from accounts.api.access import org_access
 from accounts.api.fields import PicoAsUSDField
-from accounts.money import usd_to_pico
+from accounts.errors import FieldError
+from accounts.models import BudgetPeriod
+from accounts.money import MAX_USD, usd_to_pico
 from accounts.selectors import api_key_get, api_keys_of
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600  # the services' limit: 30 days
-MAX_LIMIT = 2_147_483_647  # PositiveIntegerField's range on every database
 
 
 class KeyOutputSerializer(serializers.Serializer):
@@ -30,16 +31,84 @@ class KeyOutputSerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(
         allow_null=True, help_text="May lie in the future: a rotated key's grace period."
     )
-    status = serializers.ChoiceField(choices=["active", "revoking", "revoked", "expired"])
+    paused_at = serializers.DateTimeField(
+        allow_null=True, help_text="Set by a spend spike; an admin resumes the key."
+    )
+    status = serializers.ChoiceField(choices=["active", "paused", "revoking", "revoked", "expired"])
     is_management = serializers.BooleanField()
     allowed_models = serializers.ListField(child=serializers.CharField())
     rpm_limit = serializers.IntegerField(allow_null=True)
     tpm_limit = serializers.IntegerField(allow_null=True)
     budget_usd = PicoAsUSDField(source="budget_pico", allow_null=True)
     budget_pico = serializers.IntegerField(allow_null=True)
+    budget_period = serializers.ChoiceField(
+        choices=BudgetPeriod.choices,
+        help_text="When the budget starts again: never (total), 00:00 UTC, Monday, the 1st.",
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(), help_text="CIDRs the key may be used from; empty: any."
+    )
 
     class Meta:
         ref_name = "Key"
+
+
+def _checked(check, value):
+    """accounts.limits' verdict as a serializer field error, so every bad field is listed."""
+    try:
+        return check(value)
+    except FieldError as exc:
+        raise serializers.ValidationError(exc.message) from None
+
+
+class KeyLimitsInputSerializer(serializers.Serializer):
+    """The limits a key is created with and PATCHed to; null clears one."""
+
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    allowed_models = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        allow_null=True,
+        max_length=limits.MAX_MODELS,
+    )
+    rpm_limit = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=limits.MAX_COUNT
+    )
+    tpm_limit = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=limits.MAX_COUNT
+    )
+    budget_usd = serializers.DecimalField(
+        max_digits=19,
+        decimal_places=12,
+        min_value=0,
+        max_value=MAX_USD,
+        required=False,
+        allow_null=True,
+    )
+    budget_period = serializers.ChoiceField(
+        choices=BudgetPeriod.choices, required=False, allow_null=True
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        allow_null=True,
+        max_length=limits.MAX_CIDRS,
+        help_text="IPv4 and IPv6 CIDRs; a bare address is its /32 or /128.",
+    )
+
+    def validate_expires_at(self, value):
+        return _checked(limits.expiry, value)
+
+    def validate_allowed_ips(self, value):
+        return _checked(limits.cidrs, value)
+
+    def service_fields(self) -> dict:
+        """The validated data as keyword arguments of the key services (USD -> pico-USD)."""
+        data = dict(self.validated_data)
+        if "budget_usd" in data:
+            budget = data.pop("budget_usd")
+            data["budget_pico"] = None if budget is None else usd_to_pico(budget)
+        return data
 
 
 class NewKeyOutputSerializer(KeyOutputSerializer):
@@ -49,27 +118,14 @@ class NewKeyOutputSerializer(KeyOutputSerializer):
         ref_name = "NewKey"
 
     @classmethod
-    def render(cls, new: services.NewKey) -> dict:
+    def render(cls, new: key_services.NewKey) -> dict:
         return {**KeyOutputSerializer(new.key).data, "secret": new.secret}
 
 
 # Listing and creating share a URL, so they share a view; each method is one operation.
 class KeyListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=100)
-        expires_at = serializers.DateTimeField(required=False, allow_null=True)
-        allowed_models = serializers.ListField(
-            child=serializers.CharField(max_length=200), required=False, max_length=500
-        )
-        rpm_limit = serializers.IntegerField(
-            required=False, allow_null=True, min_value=0, max_value=MAX_LIMIT
-        )
-        tpm_limit = serializers.IntegerField(
-            required=False, allow_null=True, min_value=0, max_value=MAX_LIMIT
-        )
-        budget_usd = serializers.DecimalField(
-            max_digits=18, decimal_places=6, min_value=0, required=False, allow_null=True
-        )
+    class InputSerializer(KeyLimitsInputSerializer):
+        name = serializers.CharField(max_length=limits.MAX_NAME)
         is_management = serializers.BooleanField(
             default=False, help_text="Admins and owners only: a key for /api/, not /v1."
         )
@@ -93,21 +149,41 @@ class KeyListCreateApi(APIView):
         access = org_access(request, slug)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        budget = data.pop("budget_usd", None)
-        new = services.api_key_create_as(
-            membership=access.acting,
-            budget_pico=None if budget is None else usd_to_pico(budget),
-            **data,
+        new = key_services.api_key_create_as(
+            membership=access.acting, **serializer.service_fields()
         )
         return Response(NewKeyOutputSerializer.render(new), status=status.HTTP_201_CREATED)
 
 
+# GET and PATCH share a URL, so they share a view; each method is one operation.
 class KeyDetailApi(APIView):
+    class InputSerializer(KeyLimitsInputSerializer):
+        name = serializers.CharField(max_length=limits.MAX_NAME, required=False)
+
+        class Meta:
+            ref_name = "KeyUpdate"
+
     @extend_schema(operation_id="keys_retrieve", responses=KeyOutputSerializer)
     def get(self, request: Request, slug: str, key_id: int) -> Response:
         access = org_access(request, slug)
         key = api_key_get(organization=access.organization, key_id=key_id)
+        return Response(KeyOutputSerializer(key).data)
+
+    @extend_schema(
+        operation_id="keys_update",
+        summary="Change a key's name and limits; only the fields sent change, null clears "
+        "a limit (members: their own keys; admins: any).",
+        request=InputSerializer,
+        responses=KeyOutputSerializer,
+    )
+    def patch(self, request: Request, slug: str, key_id: int) -> Response:
+        access = org_access(request, slug)
+        key = api_key_get(organization=access.organization, key_id=key_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = key_services.api_key_update(
+            key=key, acting=access.key_acting, **serializer.service_fields()
+        )
         return Response(KeyOutputSerializer(key).data)
 
 
@@ -121,7 +197,21 @@ class KeyRevokeApi(APIView):
     def post(self, request: Request, slug: str, key_id: int) -> Response:
         access = org_access(request, slug)
         key = api_key_get(organization=access.organization, key_id=key_id)
-        key = services.api_key_revoke(key=key, acting=access.key_acting)
+        key = key_services.api_key_revoke(key=key, acting=access.key_acting)
+        return Response(KeyOutputSerializer(key).data)
+
+
+class KeyResumeApi(APIView):
+    @extend_schema(
+        operation_id="keys_resume",
+        summary="Resume a key paused by a spend spike (admins and owners).",
+        request=None,
+        responses=KeyOutputSerializer,
+    )
+    def post(self, request: Request, slug: str, key_id: int) -> Response:
+        access = org_access(request, slug)
+        key = api_key_get(organization=access.organization, key_id=key_id)
+        key = key_services.api_key_resume(key=key, acting=access.key_acting)
         return Response(KeyOutputSerializer(key).data)
 
 
@@ -139,7 +229,8 @@ class KeyRotateApi(APIView):
 
     @extend_schema(
         operation_id="keys_rotate",
-        summary="Replace a key with a new secret and the same settings.",
+        summary="Replace a key with a new secret and the same settings (409 when the key "
+        "was already rotated: rotate its successor).",
         request=InputSerializer,
         responses={201: NewKeyOutputSerializer},
     )
@@ -148,7 +239,7 @@ class KeyRotateApi(APIView):
         key = api_key_get(organization=access.organization, key_id=key_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        new = services.api_key_rotate(
+        new = key_services.api_key_rotate(
             key=key,
             acting=access.key_acting,
             grace=timedelta(seconds=serializer.validated_data["grace_seconds"]),

@@ -1,6 +1,6 @@
 """Members and invitations of an organization."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -73,6 +73,17 @@ class MemberDetailApi(APIView):
         class Meta:
             ref_name = "MemberRoleChange"
 
+    class RemoveInputSerializer(serializers.Serializer):
+        keys = serializers.ChoiceField(
+            choices=["revoke", "reassign"],
+            default="revoke",
+            help_text="The keys the member created here: revoked, or reassigned to you "
+            "(a management key: to no one). Leaving always revokes them.",
+        )
+
+        class Meta:
+            ref_name = "MemberRemove"
+
     @extend_schema(
         operation_id="members_set_role",
         summary="Change a member's role (admins; owners for owners).",
@@ -91,11 +102,20 @@ class MemberDetailApi(APIView):
 
     @extend_schema(
         operation_id="members_remove",
-        summary="Remove a member (admins), or leave (yourself).",
+        summary="Remove a member (admins), or leave (yourself); `keys` in the query or the "
+        "body says what happens to their keys.",
+        parameters=[OpenApiParameter("keys", str, enum=["revoke", "reassign"], default="revoke")],
+        request=RemoveInputSerializer,
         responses={204: None},
     )
     def delete(self, request: Request, slug: str, member_id: int) -> Response:
         access = org_access(request, slug)
         target = member_get(organization=access.organization, membership_id=member_id)
-        services.membership_remove(acting=access.acting, target=target)
+        # DELETE bodies are often dropped by clients and proxies: the query works too.
+        data = request.data if isinstance(request.data, dict) and request.data else None
+        serializer = self.RemoveInputSerializer(data=data or request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        services.membership_remove(
+            acting=access.acting, target=target, keys=serializer.validated_data["keys"]
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,7 +3,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from accounts.api import schema  # noqa: F401  registers the management-key security scheme
-from accounts.api.keys import KeyDetailApi, KeyListCreateApi, KeyRevokeApi, KeyRotateApi
+from accounts.api.keys import (
+    KeyDetailApi,
+    KeyListCreateApi,
+    KeyResumeApi,
+    KeyRevokeApi,
+    KeyRotateApi,
+)
 from accounts.api.members import InvitationCreateApi, MemberDetailApi, MemberListApi
 from accounts.api.organizations import OrganizationDetailApi, OrganizationListApi
 
@@ -31,4 +37,5 @@ urlpatterns = [
     path(f"{org}keys/<int:key_id>/", KeyDetailApi.as_view(), name="key"),
     path(f"{org}keys/<int:key_id>/revoke/", KeyRevokeApi.as_view(), name="key_revoke"),
     path(f"{org}keys/<int:key_id>/rotate/", KeyRotateApi.as_view(), name="key_rotate"),
+    path(f"{org}keys/<int:key_id>/resume/", KeyResumeApi.as_view(), name="key_resume"),
 ]

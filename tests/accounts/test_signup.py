@@ -79,3 +79,26 @@ def test_login_is_throttled_after_repeated_failures(db):
     r = client.post("/accounts/login/", {"login": "target@example.com", "password": PASSWORD})
     assert "_auth_user_id" not in client.session
     assert r.status_code == 429 or b"Too many failed login attempts" in r.content
+
+
+@override_settings(SIGNUP_CREDIT_USD="0")
+def test_no_starting_credit_writes_no_ledger_entry(db):
+    signup(Client())
+    org = Membership.objects.get(user__email=EMAIL).organization
+    assert org.credit_balance_pico == 0
+    assert not CreditLedgerEntry.objects.filter(organization=org).exists()
+
+
+def test_the_credit_is_billings_answer_to_the_signup_signal(db):
+    """accounts only announces the sign-up (it may not import billing); without billing's
+    receiver the organization is still made, with no credit."""
+    from accounts.signals import organization_signed_up
+    from billing.signals import grant_signup_credit
+
+    assert organization_signed_up.disconnect(dispatch_uid="billing.signup_credit")
+    try:
+        signup(Client())
+    finally:
+        organization_signed_up.connect(grant_signup_credit, dispatch_uid="billing.signup_credit")
+    org = Membership.objects.get(user__email=EMAIL).organization
+    assert org.credit_balance_pico == 0 and not CreditLedgerEntry.objects.exists()

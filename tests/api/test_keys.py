@@ -23,6 +23,9 @@ KEY_FIELDS = {
     "tpm_limit",
     "budget_usd",
     "budget_pico",
+    "budget_period",
+    "allowed_ips",
+    "paused_at",
 }
 
 
@@ -42,6 +45,8 @@ def test_create_returns_the_secret_once(tenancy):
             "rpm_limit": 60,
             "tpm_limit": 100_000,
             "budget_usd": "12.50",
+            "budget_period": "week",
+            "allowed_ips": ["203.0.113.7/24", "2001:DB8::1", " 10.0.0.1 "],
         },
         format="json",
     )
@@ -56,9 +61,14 @@ def test_create_returns_the_secret_once(tenancy):
     assert body["allowed_models"] == ["claude-3-haiku", "gpt-4o-mini"]
     assert (body["rpm_limit"], body["tpm_limit"]) == (60, 100_000)
     assert (body["budget_usd"], body["budget_pico"]) == ("12.50", 12_500_000_000_000)
+    assert body["budget_period"] == "week"
+    # Normalized: the network of an address with host bits, a bare address as /32 or /128.
+    assert body["allowed_ips"] == ["203.0.113.0/24", "2001:db8::1/128", "10.0.0.1/32"]
     assert body["is_management"] is False
+    assert body["paused_at"] is None
 
     key = APIKey.objects.get(pk=body["id"], organization=tenancy.org)
+    assert (key.budget_period, key.allowed_ips) == ("week", body["allowed_ips"])
     assert secret not in stored_text(key)
     for reading in (client.get(KEYS), client.get(f"{KEYS}{key.pk}/")):
         assert reading.status_code == 200
@@ -98,11 +108,12 @@ def test_management_key_creates_keys_attributed_to_no_one(tenancy, mgmt_a):
     assert response.json()["created_by"] is None
 
 
-def test_past_expiry_is_refused_with_the_services_message(tenancy):
+def test_past_expiry_is_refused_naming_the_field(tenancy):
     past = (timezone.now() - timedelta(hours=1)).isoformat()
     response = session(tenancy.owner).post(KEYS, {"name": "x", "expires_at": past}, format="json")
     assert response.status_code == 400
-    assert response.json()["detail"] == "The expiry must lie in the future."
+    assert response.json() == {"expires_at": ["The expiry must lie in the future."]}
+    assert not APIKey.objects.filter(name="x").exists()
 
 
 def test_member_revokes_own_key_but_not_the_owners(tenancy):
@@ -195,3 +206,65 @@ def test_revoked_key_cannot_be_rotated(tenancy):
     response = client.post(f"{KEYS}{key.pk}/rotate/")
     assert response.status_code == 400
     assert "Only an active key can be rotated" in response.json()["detail"]
+
+
+def test_rotating_a_key_already_rotated_is_a_conflict_naming_its_successor(tenancy):
+    client = session(tenancy.owner)
+    old = tenancy.owner_key.key
+    first = client.post(f"{KEYS}{old.pk}/rotate/", {"grace_seconds": 3600}, format="json")
+    assert first.status_code == 201
+    successor = first.json()
+    before = list(APIKey.objects.order_by("pk").values())
+
+    again = client.post(f"{KEYS}{old.pk}/rotate/", {"grace_seconds": 60}, format="json")
+
+    assert again.status_code == 409
+    assert again.json()["code"] == "conflict"
+    assert f"successor is {successor['prefix']}…" in again.json()["detail"]
+    assert "jinf_" not in again.json()["detail"].replace(successor["prefix"], "")
+    assert list(APIKey.objects.order_by("pk").values()) == before  # the grace is unchanged
+    old.refresh_from_db()
+    assert old.status == "revoking"
+
+    # The successor is the key to rotate, and it rotates.
+    newer = client.post(f"{KEYS}{successor['id']}/rotate/", format="json")
+    assert newer.status_code == 201
+    assert APIKey.objects.get(pk=newer.json()["id"]).rotated_from_id == successor["id"]
+
+
+def test_rotation_keeps_the_limits_and_a_pause(tenancy):
+    key = tenancy.member_key.key
+    key.budget_period, key.allowed_ips = "month", ["192.0.2.0/24"]
+    key.paused_at = timezone.now()
+    key.save()
+    response = session(tenancy.member).post(f"{KEYS}{key.pk}/rotate/", format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["budget_period"], body["allowed_ips"]) == ("month", ["192.0.2.0/24"])
+    assert body["status"] == "paused" and body["paused_at"] is not None
+
+
+def test_paused_key_shows_paused_and_only_an_admin_resumes_it(tenancy, mgmt_a):
+    key = tenancy.member_key.key
+    key.paused_at = timezone.now()
+    key.save(update_fields=["paused_at"])
+    assert session(tenancy.member).get(f"{KEYS}{key.pk}/").json()["status"] == "paused"
+
+    refused = session(tenancy.member).post(f"{KEYS}{key.pk}/resume/")
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Only an admin or owner can resume a paused key."
+    key.refresh_from_db()
+    assert key.paused_at is not None
+
+    resumed = session(tenancy.admin).post(f"{KEYS}{key.pk}/resume/")
+    assert resumed.status_code == 200
+    assert (resumed.json()["status"], resumed.json()["paused_at"]) == ("active", None)
+    key.refresh_from_db()
+    assert key.paused_at is None
+
+    other = tenancy.other_key.key
+    other.paused_at = timezone.now()
+    other.save(update_fields=["paused_at"])
+    assert bearer(mgmt_a.secret).post(f"/api/orgs/org-a/keys/{other.pk}/resume/").status_code == 404
+    other.refresh_from_db()
+    assert other.paused_at is not None

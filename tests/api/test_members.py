@@ -114,3 +114,53 @@ def test_last_owner_cannot_leave(tenancy):
     response = session(tenancy.owner).delete(f"/api/orgs/org-a/members/{own.pk}/")
     assert response.status_code == 400
     assert "needs an owner" in response.json()["detail"]
+
+
+def test_removing_a_member_revokes_their_keys_by_default(tenancy):
+    target = membership(tenancy, tenancy.member)
+    theirs = tenancy.member_key.key
+    response = session(tenancy.admin).delete(f"/api/orgs/org-a/members/{target.pk}/")
+    assert response.status_code == 204
+    theirs.refresh_from_db()
+    assert theirs.status == "revoked"
+    tenancy.owner_key.key.refresh_from_db()
+    assert tenancy.owner_key.key.status == "active"  # only the removed member's keys
+
+
+def test_removing_a_member_can_reassign_their_keys_to_the_remover(tenancy):
+    target = membership(tenancy, tenancy.member)
+    theirs = tenancy.member_key.key
+    response = session(tenancy.admin).delete(
+        f"/api/orgs/org-a/members/{target.pk}/", {"keys": "reassign"}, format="json"
+    )
+    assert response.status_code == 204
+    theirs.refresh_from_db()
+    assert theirs.status == "active" and theirs.created_by == tenancy.admin
+
+
+def test_the_keys_choice_may_come_in_the_query(tenancy):
+    target = membership(tenancy, tenancy.member)
+    response = session(tenancy.owner).delete(f"/api/orgs/org-a/members/{target.pk}/?keys=reassign")
+    assert response.status_code == 204
+    tenancy.member_key.key.refresh_from_db()
+    assert tenancy.member_key.key.created_by == tenancy.owner
+
+
+def test_a_management_key_reassigns_to_no_one(tenancy, mgmt_a):
+    target = membership(tenancy, tenancy.member)
+    response = bearer(mgmt_a.secret).delete(f"/api/orgs/org-a/members/{target.pk}/?keys=reassign")
+    assert response.status_code == 204
+    key = tenancy.member_key.key
+    key.refresh_from_db()
+    assert key.status == "active" and key.created_by is None
+
+
+def test_leaving_revokes_your_keys_even_when_asking_to_reassign(tenancy):
+    own = membership(tenancy, tenancy.member)
+    response = session(tenancy.member).delete(
+        f"/api/orgs/org-a/members/{own.pk}/", {"keys": "reassign"}, format="json"
+    )
+    assert response.status_code == 204
+    key = tenancy.member_key.key
+    key.refresh_from_db()
+    assert key.status == "revoked" and key.created_by == tenancy.member

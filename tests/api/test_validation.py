@@ -17,6 +17,27 @@ CASES = [
     ("post", "keys/", {"name": "k", "budget_usd": "-1"}, "budget_usd"),
     ("post", "keys/", {"name": "k", "budget_usd": "ten dollars"}, "budget_usd"),
     ("post", "keys/", {"name": "k", "budget_usd": "1e20"}, "budget_usd"),
+    # Above accounts.money.MAX_USD (USD 1,000,000); 9,223,373 once overflowed into a 500.
+    ("post", "keys/", {"name": "k", "budget_usd": "9223373"}, "budget_usd"),
+    ("post", "keys/", {"name": "k", "budget_usd": "1000000.000001"}, "budget_usd"),
+    ("post", "keys/", {"name": "k", "rpm_limit": 2_147_483_648}, "rpm_limit"),
+    ("post", "keys/", {"name": "k", "budget_period": "year"}, "budget_period"),
+    ("post", "keys/", {"name": "k", "allowed_ips": ["10.0.0.0/33"]}, "allowed_ips"),
+    ("post", "keys/", {"name": "k", "allowed_ips": ["localhost"]}, "allowed_ips"),
+    ("post", "keys/", {"name": "k", "allowed_ips": "10.0.0.0/8"}, "allowed_ips"),
+    ("post", "keys/", {"name": "k", "allowed_ips": ["2001:db8::/129"]}, "allowed_ips"),
+    ("post", "keys/", {"name": "k", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+    ("patch", "keys/{key}/", {"budget_usd": "9223373"}, "budget_usd"),
+    ("patch", "keys/{key}/", {"budget_usd": "-0.01"}, "budget_usd"),
+    ("patch", "keys/{key}/", {"rpm_limit": -1}, "rpm_limit"),
+    ("patch", "keys/{key}/", {"tpm_limit": 2**31}, "tpm_limit"),
+    ("patch", "keys/{key}/", {"budget_period": "fortnight"}, "budget_period"),
+    ("patch", "keys/{key}/", {"allowed_ips": ["192.168.1.300/24"]}, "allowed_ips"),
+    ("patch", "keys/{key}/", {"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+    ("patch", "keys/{key}/", {"name": ""}, "name"),
+    ("patch", "keys/{key}/", {"name": None}, "name"),
+    ("patch", "keys/{key}/", {"allowed_models": [None]}, "allowed_models"),
+    ("delete", "members/{member}/", {"keys": "keep"}, "keys"),
     ("post", "keys/", {"name": "k", "allowed_models": "gpt-4o"}, "allowed_models"),
     ("post", "keys/", {"name": "k", "allowed_models": {"gpt-4o": 1}}, "allowed_models"),
     ("post", "keys/", {"name": "k", "allowed_models": [["gpt-4o"]]}, "allowed_models"),
@@ -64,3 +85,15 @@ def test_body_that_is_not_json_is_400(tenancy):
     )
     assert response.status_code == 400
     assert "JSON" in response.json()["detail"]
+
+
+def test_a_budget_out_of_range_is_400_under_debug_too_and_shows_no_secret(tenancy, settings):
+    settings.DEBUG = True
+    client = session(tenancy.owner)
+    client.raise_request_exception = False  # a 500 would be rendered, not raised
+    before = snapshot()
+    response = client.post(KEYS, {"name": "k", "budget_usd": "9223373"}, format="json")
+    assert response.status_code == 400
+    assert "budget_usd" in response.json()
+    assert "jinf_" not in response.content.decode()
+    assert snapshot() == before
