@@ -1,4 +1,4 @@
-"""API keys: the list, creating, revoking and rotating.
+"""API keys: the list, creating, editing limits, revoking, rotating and resuming.
 
 A new secret is rendered straight into the response to the POST that made it, never put
 in the session, a URL, a message or a log: this response is the only time anyone sees it.
@@ -12,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import key_services, selectors
 from accounts.errors import DomainError, NotAllowed
-from accounts.forms import KeyCreateForm, KeyRotateForm
+from accounts.forms import KeyCreateForm, KeyLimitsForm, KeyRotateForm
 from accounts.models import APIKey, Membership
 from accounts.views.access import member_view
 
@@ -25,11 +25,11 @@ def key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     form = KeyCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            new = services.api_key_create_as(membership=membership, **form.service_fields())
+            new = key_services.api_key_create_as(membership=membership, **form.service_fields())
         except NotAllowed:
             raise
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            form.add_service_error(exc)
         else:
             return _secret_page(request, membership, new, rotated=None)
     return _list_page(request, membership, form, status=400 if form.errors else 200)
@@ -50,7 +50,7 @@ def _list_page(
 
 
 def _secret_page(
-    request: HttpRequest, membership: Membership, new: services.NewKey, rotated: APIKey | None
+    request: HttpRequest, membership: Membership, new: key_services.NewKey, rotated: APIKey | None
 ) -> HttpResponse:
     context = {"membership": membership, "key": new.key, "secret": new.secret, "rotated": rotated}
     response = render(request, "accounts/key_secret.html", context)
@@ -58,12 +58,42 @@ def _secret_page(
     return response
 
 
+@member_view
+def key_edit(request: HttpRequest, membership: Membership, key_id: int) -> HttpResponse:
+    """GET: the key's name and limits in a form. POST: change them (members: their own
+    keys; admins and owners: any), effective in the proxy within seconds."""
+    key = selectors.api_key_get(organization=membership.organization, key_id=key_id)
+    may_edit = membership.can_manage or key.created_by_id == membership.user_id
+    form = KeyLimitsForm.for_key(key, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key_services.api_key_update(key=key, acting=membership, **form.service_fields())
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Saved the limits of {key.name} ({key.prefix}…).")
+            return redirect("keys", slug=membership.organization.slug)
+    context = {"membership": membership, "key": key, "form": form, "may_edit": may_edit}
+    return render(request, "accounts/key_edit.html", context, status=400 if form.errors else 200)
+
+
 @require_POST
 @member_view
 def key_revoke(request: HttpRequest, membership: Membership, key_id: int) -> HttpResponse:
     key = selectors.api_key_get(organization=membership.organization, key_id=key_id)
-    services.api_key_revoke(key=key, acting=membership)
+    key_services.api_key_revoke(key=key, acting=membership)
     messages.success(request, f"Revoked {key.name} ({key.prefix}…); it no longer works.")
+    return redirect("keys", slug=membership.organization.slug)
+
+
+@require_POST
+@member_view
+def key_resume(request: HttpRequest, membership: Membership, key_id: int) -> HttpResponse:
+    key = selectors.api_key_get(organization=membership.organization, key_id=key_id)
+    key_services.api_key_resume(key=key, acting=membership)
+    messages.success(request, f"Resumed {key.name} ({key.prefix}…); it works again.")
     return redirect("keys", slug=membership.organization.slug)
 
 
@@ -77,10 +107,10 @@ def key_rotate(request: HttpRequest, membership: Membership, key_id: int) -> Htt
         return redirect("keys", slug=membership.organization.slug)
     grace = timedelta(hours=form.cleaned_data["grace_hours"])
     try:
-        new = services.api_key_rotate(key=key, acting=membership, grace=grace)
+        new = key_services.api_key_rotate(key=key, acting=membership, grace=grace)
     except NotAllowed:
         raise
-    except DomainError as exc:
+    except DomainError as exc:  # a revoked key, or one already rotated (a Conflict)
         messages.error(request, exc.message)
         return redirect("keys", slug=membership.organization.slug)
     return _secret_page(request, membership, new, rotated=key)

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.errors import DomainError, NotAllowed
-from accounts.forms import InviteForm, RoleForm
+from accounts.forms import InviteForm, MemberRemoveForm, RoleForm
 from accounts.models import Membership
 from accounts.views.access import forget_organization, member_view
 
@@ -75,10 +75,17 @@ def org_leave(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 
 def _remove(request: HttpRequest, acting: Membership, target: Membership) -> HttpResponse:
+    """Leaving revokes your keys here; removing someone revokes theirs or, if the remover
+    chose so, makes them the remover's."""
     org = acting.organization
     leaving = target.pk == acting.pk
+    form = MemberRemoveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether to revoke or reassign their keys, then remove.")
+        return redirect("members", slug=org.slug)
+    choice = "revoke" if leaving else form.cleaned_data["keys"]
     try:
-        services.membership_remove(acting=acting, target=target)
+        count = services.membership_remove(acting=acting, target=target, keys=choice)
     except NotAllowed:
         raise
     except DomainError as exc:
@@ -86,7 +93,18 @@ def _remove(request: HttpRequest, acting: Membership, target: Membership) -> Htt
         return redirect("members", slug=org.slug)
     if leaving:
         forget_organization(request)
-        messages.success(request, f"You left {org.name}.")
+        mine = f" Revoked {_keys(count)} you created there." if count else ""
+        messages.success(request, f"You left {org.name}.{mine}")
         return redirect("home")
-    messages.success(request, f"Removed {target.user.email} from {org.name}.")
+    done = (
+        f"Reassigned {_keys(count)} they created to you"
+        if choice == "reassign"
+        else (f"Revoked {_keys(count)} they created")
+    )
+    theirs = f" {done}." if count else ""
+    messages.success(request, f"Removed {target.user.email} from {org.name}.{theirs}")
     return redirect("members", slug=org.slug)
+
+
+def _keys(count: int) -> str:
+    return "1 key" if count == 1 else f"{count} keys"

@@ -9,7 +9,12 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.errors import DomainError, NotAllowed
-from accounts.forms import OrganizationDeleteForm, OrganizationForm
+from accounts.forms import (
+    OrganizationAlertsForm,
+    OrganizationDeleteForm,
+    OrganizationForm,
+    OrganizationLimitsForm,
+)
 from accounts.models import Membership
 from accounts.views.access import LAST_ORG_SESSION_KEY, forget_organization, member_view
 
@@ -62,6 +67,8 @@ def _settings_page(
     membership: Membership,
     rename_form: OrganizationForm | None = None,
     delete_form: OrganizationDeleteForm | None = None,
+    limits_form: OrganizationLimitsForm | None = None,
+    alerts_form: OrganizationAlertsForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     org = membership.organization
@@ -69,8 +76,52 @@ def _settings_page(
         "membership": membership,
         "rename_form": rename_form or OrganizationForm(initial={"name": org.name}),
         "delete_form": delete_form or OrganizationDeleteForm(slug=org.slug),
+        "limits_form": limits_form or OrganizationLimitsForm.for_organization(org),
+        "alerts_form": alerts_form or OrganizationAlertsForm.for_organization(org),
     }
     return render(request, "accounts/settings.html", context, status=status)
+
+
+@require_POST
+@member_view
+def org_limits(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """The organization's own RPM, TPM and monthly spend caps over all its keys."""
+    org = membership.organization
+    form = OrganizationLimitsForm.for_organization(org, request.POST)
+    if form.is_valid():
+        try:
+            services.organization_set_limits(
+                organization=org, acting=membership, **form.service_fields()
+            )
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            form.add_error(getattr(exc, "field", None), exc.message)
+        else:
+            messages.success(request, "Saved the organization's limits.")
+            return redirect("org_settings", slug=org.slug)
+    return _settings_page(request, membership, limits_form=form, status=400)
+
+
+@require_POST
+@member_view
+def org_alerts(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """The low-balance threshold and whether a spend spike pauses keys."""
+    org = membership.organization
+    form = OrganizationAlertsForm.for_organization(org, request.POST)
+    if form.is_valid():
+        try:
+            services.organization_set_alerts(
+                organization=org, acting=membership, **form.service_fields()
+            )
+        except NotAllowed:
+            raise
+        except DomainError as exc:
+            form.add_error(getattr(exc, "field", None), exc.message)
+        else:
+            messages.success(request, "Saved the alert settings.")
+            return redirect("org_settings", slug=org.slug)
+    return _settings_page(request, membership, alerts_form=form, status=400)
 
 
 @require_POST
