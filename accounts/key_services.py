@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts import keys, limits
+from accounts import keys, limits, signals
 from accounts.errors import Conflict, DomainError, NotAllowed
 from accounts.limits import UNCHANGED, Unchanged
 from accounts.models import APIKey, Membership, Organization, User
@@ -196,6 +196,7 @@ def api_key_rotate(
             new.key.save(update_fields=["paused_at"])
         key.revoked_at = timezone.now() + grace
         key.save(update_fields=["revoked_at"])
+        signals.key_rotated.send(sender=APIKey, old=locked, new=new.key)
     return new
 
 

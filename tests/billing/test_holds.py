@@ -152,3 +152,22 @@ def test_a_budget_starts_from_what_the_period_already_spent(backend):
         monthly_cap_pico=None, now=now,
     )  # fmt: skip
     assert sum(h is not None for h in reserve_many(pots, 10, 5)) == 3
+
+
+def test_rotating_a_key_does_not_give_its_budget_a_fresh_start(backend):
+    from accounts.services import api_key_rotate
+
+    org = org_with(10**6)
+    key = api_key_create(organization=org, name="k", budget_pico=100, budget_period="day").key
+    usage_record_batch([UsageEvent("r1", org.pk, key.pk, "chat", "m", "ok", cost_pico=70)])
+    key.refresh_from_db()
+    new = api_key_rotate(key=key).key
+    new.refresh_from_db()
+    assert new.spent_pico == 70
+    for period in ("day", "total"):
+        pots = holds.pots_for(
+            organization_id=org.pk, key_id=new.pk, budget_pico=100, budget_period=period,
+            monthly_cap_pico=None, now=datetime.now(UTC),
+        )  # fmt: skip
+        with pytest.raises(holds.NotEnough):
+            async_to_sync(holds.reserve)(pots, 31)
