@@ -1,162 +1,237 @@
-"""Per-key RPM and TPM in one-minute windows: in-process when embedded, Redis otherwise.
+"""Requests and tokens per minute, per key and per organization, over a sliding minute.
 
-`check()` counts the request and reads the window's tokens in one step (one Lua call on
-Redis); `add_tokens()` adds what a finished request used. Fixed windows: a key can reach
-at most twice its limit across a window boundary, the usual trade for O(1) counters.
+    ticket = await limits.admit(key, estimated_tokens)   # 429 when a limit is reached
+    headers = ticket.headers() if ticket else []          # x-ratelimit-* of the contract
+    limits.settle(ticket, actual_tokens)                  # when the usage is known
+
+`admit` checks and counts all of a request's limits at once (the key's RPM and TPM and
+its organization's, which all its keys share): one Redis script call when REDIS_URL is
+set (proxy.rate_redis), this process's memory otherwise (proxy.rate_local); nothing at
+all when neither the key nor its organization has a rate limit. Tokens are reserved at
+admission from the caller's estimate, so concurrent requests cannot all see an empty
+window, and `settle` replaces the estimate by the actual count. The window's rules are in
+proxy.rate_window.
+
+A 429 says which limit, and its Retry-After is read from the log: the seconds until the
+entry that blocks leaves the window. If Redis does not answer, the request gets a 503
+that says so (logged), not a 500 and not an unlimited pass.
 """
 
 import asyncio
+import logging
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from proxy.auth import KeyInfo
+from proxy.rate_local import LocalWindows
+from proxy.rate_redis import RateLimiterDown, RedisWindows
+from proxy.rate_window import (
+    REQUESTS,
+    TOKENS,
+    Backend,
+    Limit,
+    Verdict,
+    clamp,
+    new_member,
+)
 from proxy.translate.errors import ProxyError
 
-WINDOW_S = 60
+log = logging.getLogger(__name__)
 
-_CHECK = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}
-"""
-_ADD = """
-local t = redis.call('INCRBY', KEYS[1], ARGV[1])
-if t == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return t
-"""
+DOWN_RETRY_AFTER_S = 5
+DOWN_LOG_EVERY_S = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Quota:
-    """What the response headers report."""
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request: what its response headers report and what settling needs."""
 
-    rpm: int | None
-    rpm_left: int | None
-    tpm: int | None
-    tpm_left: int | None
+    key: KeyInfo
+    limits: tuple[Limit, ...]
+    used: tuple[int, ...]  # what each limit held before this request
+    member: str
+    tokens: int  # reserved in each tokens limit
+    backend: Backend
+    now_ms: int | None = None  # the injected clock's time, in tests
+    settled: bool = field(default=False)
 
     def headers(self) -> list[tuple[bytes, bytes]]:
+        """The contract's x-ratelimit-* headers, per kind: the key's limit (its
+        organization's when the key has none of that kind) and what remains under the
+        tightest of them after this request."""
         out = []
-        if self.rpm is not None:
-            out += [(b"x-ratelimit-limit-requests", b"%d" % self.rpm),
-                    (b"x-ratelimit-remaining-requests", b"%d" % self.rpm_left)]  # fmt: skip
-        if self.tpm is not None:
-            out += [(b"x-ratelimit-limit-tokens", b"%d" % self.tpm),
-                    (b"x-ratelimit-remaining-tokens", b"%d" % self.tpm_left)]  # fmt: skip
+        for kind, name in ((REQUESTS, b"requests"), (TOKENS, b"tokens")):
+            shown, remaining = None, None
+            for limit, used in zip(self.limits, self.used, strict=True):
+                if limit.kind != kind:
+                    continue
+                if shown is None or limit.scope == "key":
+                    shown = limit.limit
+                left = max(0, limit.limit - used - (1 if kind == REQUESTS else self.tokens))
+                remaining = left if remaining is None else min(remaining, left)
+            if shown is not None:
+                out += [
+                    (b"x-ratelimit-limit-" + name, b"%d" % shown),
+                    (b"x-ratelimit-remaining-" + name, b"%d" % remaining),
+                ]
         return out
 
-
-class _Local:
-    def __init__(self) -> None:
-        self.windows: dict[tuple[int, int], list[int]] = {}
-
-    async def check(self, key_id: int, window: int) -> tuple[int, int]:
-        slot = self.windows.get((key_id, window))
-        if slot is None:
-            if len(self.windows) > 10_000:
-                self.windows = {k: v for k, v in self.windows.items() if k[1] >= window}
-            slot = self.windows[(key_id, window)] = [0, 0]
-        slot[0] += 1
-        return slot[0], slot[1]
-
-    async def add_tokens(self, key_id: int, window: int, tokens: int) -> None:
-        self.windows.setdefault((key_id, window), [0, 0])[1] += tokens
+    async def settle(self, tokens: int) -> None:
+        """Replaces the reserved estimate by the `tokens` actually used (once)."""
+        if self.settled:
+            return
+        self.settled = True
+        tokens = clamp(tokens)
+        token_limits = tuple(limit for limit in self.limits if limit.kind == TOKENS)
+        if not token_limits or tokens == self.tokens:
+            return
+        now = None if self.now_ms is None else _now_ms()
+        await self.backend.settle(token_limits, self.member, self.tokens, tokens, now)
 
 
-class _Redis:
-    def __init__(self, url: str) -> None:
-        import redis.asyncio as redis
-
-        self.url = url
-        self.clients: dict[asyncio.AbstractEventLoop, object] = {}
-        self.redis = redis
-
-    def _client(self):
-        loop = asyncio.get_running_loop()
-        c = self.clients.get(loop)
-        if c is None:
-            c = self.clients[loop] = self.redis.Redis.from_url(self.url)
-            c.check_script = c.register_script(_CHECK)
-            c.add_script = c.register_script(_ADD)
-        return c
-
-    async def check(self, key_id: int, window: int) -> tuple[int, int]:
-        c = self._client()
-        n, tokens = await c.check_script(
-            keys=[f"jinf:rl:{key_id}:{window}:r", f"jinf:rl:{key_id}:{window}:t"],
-            args=[WINDOW_S + 1],
-        )
-        return int(n), int(tokens)
-
-    async def add_tokens(self, key_id: int, window: int, tokens: int) -> None:
-        await self._client().add_script(
-            keys=[f"jinf:rl:{key_id}:{window}:t"], args=[tokens, WINDOW_S + 1]
-        )
+_backend: Backend | None = None
+_clock: Callable[[], float] | None = None  # seconds; tests inject one
+_pending: set[asyncio.Task] = set()
+_down_logged = 0.0
 
 
-_backend: _Local | _Redis | None = None
-
-
-def backend() -> _Local | _Redis:
+def backend() -> Backend:
     global _backend
     if _backend is None:
-        _backend = _Redis(settings.REDIS_URL) if settings.REDIS_URL else _Local()
+        _backend = RedisWindows() if settings.REDIS_URL else LocalWindows()
     return _backend
 
 
+def use(new: Backend | None = None, *, clock: Callable[[], float] | None = None) -> None:
+    """Tests: a backend of their own (a Redis prefix per test) and a clock in seconds."""
+    global _backend, _clock
+    _backend, _clock = new, clock
+
+
 def reset() -> None:
-    global _backend
-    _backend = None
+    """Forgets the backend, its in-process logs and any injected clock."""
+    use(None)
 
 
-def _limited(limit: str, now: float) -> ProxyError:
-    wait = max(1, WINDOW_S - int(now) % WINDOW_S)
+def limits_of(key: KeyInfo) -> tuple[Limit, ...]:
+    found = (
+        ("key", key.key_id, REQUESTS, key.rpm_limit),
+        ("key", key.key_id, TOKENS, key.tpm_limit),
+        ("organization", key.organization_id, REQUESTS, key.org_rpm_limit),
+        ("organization", key.organization_id, TOKENS, key.org_tpm_limit),
+    )
+    return tuple(Limit(s, i, k, n) for s, i, k, n in found if n is not None)
+
+
+async def admit(key: KeyInfo, tokens: int) -> Ticket | None:
+    """Counts the request in all its limits, reserving `tokens` (the caller's estimate of
+    the request's input and output) in the tokens limits; None when it has none. Raises
+    the contract's 429 when a limit is reached, 503 when Redis does not answer."""
+    limits = limits_of(key)
+    if not limits:
+        return None
+    tokens = clamp(tokens)
+    member = new_member()
+    now = _now_ms()
+    chosen = backend()
+    verdict = await _admit(chosen, limits, member, tokens, now)
+    if not verdict.admitted:
+        raise _limited(limits, verdict)
+    return Ticket(key, limits, verdict.used, member, tokens, chosen, now)
+
+
+def settle(ticket: Ticket | None, tokens: int) -> None:
+    """`ticket.settle(tokens)` without waiting for it (the usage path must not wait on
+    Redis); a failure is logged. No-op without a ticket."""
+    if ticket is None or ticket.settled:
+        return
+    _spawn(ticket.settle(tokens))
+
+
+async def _admit(
+    chosen: Backend, limits: tuple[Limit, ...], member: str, tokens: int, now: int | None
+) -> Verdict:
+    try:
+        return await chosen.admit(limits, member, tokens, now)
+    except RateLimiterDown as exc:
+        _log_down(exc)
+        raise ProxyError(
+            503,
+            "The gateway cannot check this key's rate limits right now (its Redis does "
+            f"not answer). Retry in {DOWN_RETRY_AFTER_S} s; if it persists, tell the "
+            "gateway's operator.",
+            type="api_error",
+            code="rate_limiter_unavailable",
+            retry_after=str(DOWN_RETRY_AFTER_S),
+        ) from exc
+
+
+def _limited(limits: tuple[Limit, ...], verdict: Verdict) -> ProxyError:
+    """The 429 of the limit that keeps the request out longest (all must have room)."""
+    wait_ms, limit = max(zip(verdict.wait_ms, limits, strict=True), key=lambda pair: pair[0])
+    wait = max(1, math.ceil(wait_ms / 1000))
+    unit = "requests" if limit.kind == REQUESTS else "tokens"
+    whose = (
+        "this key's limit"
+        if limit.scope == "key"
+        else "your organization's limit, shared by all its keys,"
+    )
     return ProxyError(
         429,
-        f"Rate limit reached: {limit} for this key. Retry in {wait} s (Retry-After).",
+        f"Rate limit reached: {whose} of {limit.limit} {unit} per minute. "
+        f"Retry in {wait} s (Retry-After), or ask for a higher limit.",
         type="rate_limit_error",
         code="rate_limit_exceeded",
         retry_after=str(wait),
     )
 
 
-async def check(key: KeyInfo) -> Quota | None:
-    """Counts this request; raises 429 with Retry-After when a limit is reached."""
-    if key.budget_pico is not None and key.spent_pico >= key.budget_pico:
-        raise ProxyError(
-            429,
-            "This key has spent its budget. Raise the key's budget in the portal "
-            "or use another key.",
-            type="rate_limit_error",
-            code="budget_exceeded",
-        )
-    if key.rpm_limit is None and key.tpm_limit is None:
-        return None
-    now = time.time()
-    requests, tokens = await backend().check(key.key_id, int(now) // WINDOW_S)
-    if key.rpm_limit is not None and requests > key.rpm_limit:
-        raise _limited(f"{key.rpm_limit} requests per minute", now)
-    if key.tpm_limit is not None and tokens >= key.tpm_limit:
-        raise _limited(f"{key.tpm_limit} tokens per minute", now)
-    return Quota(
-        rpm=key.rpm_limit,
-        rpm_left=None if key.rpm_limit is None else max(0, key.rpm_limit - requests),
-        tpm=key.tpm_limit,
-        tpm_left=None if key.tpm_limit is None else max(0, key.tpm_limit - tokens),
-    )
+def _now_ms() -> int | None:
+    return None if _clock is None else round(_clock() * 1000)
 
 
-_pending: set[asyncio.Task] = set()
+def _log_down(exc: Exception) -> None:
+    """One line per DOWN_LOG_EVERY_S: a Redis outage under load is not a log flood."""
+    global _down_logged
+    now = time.monotonic()
+    if now - _down_logged >= DOWN_LOG_EVERY_S:
+        _down_logged = now
+        log.error("Rate limits unavailable, answering 503: Redis does not answer (%s)", exc)
+
+
+def _spawn(coro) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _pending.add(task)  # held until done, so it is not collected mid-flight
+    task.add_done_callback(_settled)
+
+
+def _settled(task: asyncio.Task) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("A rate-limit settlement failed: %s", task.exception())
+
+
+async def drain() -> None:
+    """Waits for the settlements in flight (tests; a graceful shutdown may too)."""
+    while _pending:
+        await asyncio.gather(*list(_pending), return_exceptions=True)
+
+
+# -- until proxy/consumers.py and proxy/recording.py call admit() and settle() ----------
+
+
+async def check(key: KeyInfo) -> Ticket | None:
+    """Deprecated: admit(key, 0); the tokens are then counted when the request ends."""
+    return await admit(key, 0)
 
 
 def count_tokens(key: KeyInfo, tokens: int) -> None:
-    """Adds a finished request's tokens to the key's window, without waiting for it."""
-    if key.tpm_limit is None or tokens <= 0:
-        return
-    task = asyncio.get_running_loop().create_task(
-        backend().add_tokens(key.key_id, int(time.time()) // WINDOW_S, tokens)
-    )
-    _pending.add(task)  # held until done, so it is not collected mid-flight
-    task.add_done_callback(_pending.discard)
+    """Deprecated: adds a finished request's tokens to its tokens limits, from now."""
+    limits = tuple(limit for limit in limits_of(key) if limit.kind == TOKENS)
+    if limits and tokens > 0:
+        ticket = Ticket(key, limits, (0,) * len(limits), new_member(), 0, backend(), _now_ms())
+        settle(ticket, tokens)
