@@ -2,9 +2,10 @@
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+import orjson
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -44,6 +45,28 @@ class UsageEvent:
     code: str = ""
     flagged: bool = False
     created_at: datetime = field(default_factory=timezone.now)
+
+
+_FIELDS = frozenset(f.name for f in fields(UsageEvent))
+
+
+def event_dumps(event: UsageEvent) -> bytes:
+    """One event as a line of JSON, for the Redis stream and the embedded journal."""
+    return orjson.dumps(event)
+
+
+def event_loads(data: bytes | str) -> UsageEvent:
+    """The event `event_dumps` wrote. Fields this version does not know are ignored and
+    missing ones take their defaults, so events survive a deploy in either direction.
+    Raises ValueError (orjson's JSONDecodeError is one) or TypeError on anything else."""
+    raw = orjson.loads(data)
+    if not isinstance(raw, dict):
+        raise ValueError("a usage event is a JSON object")
+    known = {k: v for k, v in raw.items() if k in _FIELDS}
+    created = known.get("created_at")
+    if isinstance(created, str):
+        known["created_at"] = datetime.fromisoformat(created)
+    return UsageEvent(**known)
 
 
 def cost_pico(

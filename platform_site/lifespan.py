@@ -1,4 +1,8 @@
-"""ASGI lifespan: load ROUTES_FILE at start; write buffered usage before exiting."""
+"""ASGI lifespan: load ROUTES_FILE and start the usage writer at start; at shutdown, end
+the calls still open so that each records what it consumed, then write all usage.
+
+uvicorn runs the lifespan shutdown after its graceful timeout, once it has cancelled its
+own connection tasks; the consumers' serving tasks are still running then (proxy.inflight)."""
 
 import logging
 
@@ -8,7 +12,13 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 
+END_CALLS_TIMEOUT_S = 5.0
+
+
 async def startup() -> None:
+    from proxy.usage_sink import sink
+
+    sink().start()  # replays the journals of processes that died, drains the stream
     if settings.ROUTES_FILE:
         from proxy.routes_file import load_path
 
@@ -17,11 +27,15 @@ async def startup() -> None:
 
 
 async def shutdown() -> None:
-    from proxy import upstream
-    from proxy.usage_sink import sink
+    from proxy import inflight, upstream, usage_sink
 
-    await sink().drain()
-    await upstream.aclose_all()
+    try:
+        ended = await inflight.end_all(END_CALLS_TIMEOUT_S)
+        if ended:
+            log.warning("Ended %d open /v1 calls at shutdown; each is recorded.", ended)
+        await usage_sink.close()
+    finally:
+        await upstream.aclose_all()
 
 
 def with_lifespan(app):
@@ -39,7 +53,10 @@ def with_lifespan(app):
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await shutdown()
+                try:
+                    await shutdown()
+                except Exception:
+                    log.exception("Shutdown failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -12,6 +12,7 @@ from accounts.money import PICO_PER_USD
 from billing.holds import Hold
 from billing.models import UsageStatus
 from billing.usage import cost_pico
+from billing.usage_checks import cost_sane, counts_sane
 from proxy.auth import KeyInfo
 from proxy.table import DeploymentEntry, ModelEntry
 from proxy.translate.canonical import ChatRequest, Cost, Usage
@@ -63,15 +64,20 @@ class Call:
         return isinstance(options, dict) and options.get("include_usage") is True
 
     def price(self, usage: Usage) -> Cost:
-        pico = cost_pico(
-            input_tokens=usage.input,
-            output_tokens=usage.output,
-            cached_tokens=usage.cached,
-            cache_write_tokens=usage.cache_write,
-            input_price=self.model.input_price,
-            output_price=self.model.output_price,
-            cached_input_price=self.model.cached_input_price,
-            cache_write_price=self.model.cache_write_price,
+        """What the client is shown and charged: from the counts made sane first, so that
+        no figure an upstream reports prices a call below zero (billing.usage_checks)."""
+        (i, o, c, w), _ = counts_sane(usage.input, usage.output, usage.cached, usage.cache_write)
+        pico = cost_sane(
+            cost_pico(
+                input_tokens=i,
+                output_tokens=o,
+                cached_tokens=c,
+                cache_write_tokens=w,
+                input_price=self.model.input_price,
+                output_price=self.model.output_price,
+                cached_input_price=self.model.cached_input_price,
+                cache_write_price=self.model.cache_write_price,
+            )
         )
         return Cost(pico, float(Decimal(pico) / PICO_PER_USD))
 
@@ -104,6 +110,11 @@ class Outcome:
         return out
 
     def charge(self, call: Call, usage: Usage | None, *, estimated: bool = False) -> None:
+        """Keeps the usage as a record can hold it (a capped count stays at the cap, which
+        the record flags) and its cost, never below zero."""
+        if usage is not None:
+            counts, _ = counts_sane(usage.input, usage.output, usage.cached, usage.cache_write)
+            usage = Usage(*counts)
         self.usage, self.estimated = usage, estimated
         self.cost_pico = call.price(usage).pico if usage is not None else 0
 
