@@ -1,7 +1,14 @@
 """`make run`: the ASGI server, a Celery worker and Celery beat, stopped together.
 
 Ctrl-C (or SIGTERM) stops all three; if any one exits, the others are stopped too, so a
-half-running platform never lingers.
+half-running platform never lingers. The web server stops first and gracefully: open
+streams get GRACEFUL_TIMEOUT_S to finish, then each is ended and recorded as a client
+abort with what it consumed (platform_site.lifespan), and the usage is written; only a
+server still running STOP_MARGIN_S after that is killed. The demo upstream stops last,
+so that open streams are not cut by their upstream going away first.
+
+Several web processes need Redis: without it each would keep its own rate counters and
+credit reservations, and the limits would not hold. It refuses to start that way.
 """
 
 import os
@@ -15,6 +22,10 @@ PORT = os.environ.get("PORT", "8000")
 # The demo upstream: answers without internet, streams and makes tool calls.
 SANDBOX_PORT = os.environ.get("SANDBOX_PORT", str(int(PORT) + 1))
 BIN = os.path.dirname(sys.executable)
+WEB_CONCURRENCY = os.environ.get("WEB_CONCURRENCY", "1")
+GRACEFUL_TIMEOUT_S = float(os.environ.get("GRACEFUL_TIMEOUT_S", "5"))
+# Ending the open calls (up to 5 s) and writing the usage (up to 10 s), after the grace.
+STOP_MARGIN_S = 20.0
 
 
 def commands() -> dict[str, list[str]]:
@@ -25,9 +36,10 @@ def commands() -> dict[str, list[str]]:
             "platform_site.asgi:application",
             "--host", HOST,
             "--port", PORT,
-            "--workers", os.environ.get("WEB_CONCURRENCY", "1"),
+            "--workers", WEB_CONCURRENCY,
             "--no-access-log",
             "--lifespan", "on",
+            "--timeout-graceful-shutdown", f"{GRACEFUL_TIMEOUT_S:g}",
         ],
         "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "1",
                    "--without-gossip", "--without-mingle"],
@@ -37,7 +49,27 @@ def commands() -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+def refusal() -> str | None:
+    """Why the platform must not start as configured, in words saying what to do."""
+    try:
+        workers = int(WEB_CONCURRENCY)
+    except ValueError:
+        return f"WEB_CONCURRENCY must be a whole number, got {WEB_CONCURRENCY!r}."
+    if workers > 1 and not os.environ.get("REDIS_URL"):
+        return (
+            f"WEB_CONCURRENCY={workers} needs REDIS_URL: without Redis each web process keeps "
+            "its own rate counters and credit reservations, so limits and credit would not "
+            "hold across processes. Set REDIS_URL (e.g. redis://127.0.0.1:6379/0), or run "
+            "one web process (WEB_CONCURRENCY=1)."
+        )
+    return None
+
+
 def main() -> int:
+    refused = refusal()
+    if refused:
+        print(refused, file=sys.stderr, flush=True)
+        return 2
     procs = {
         name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands().items()
     }
@@ -62,16 +94,26 @@ def main() -> int:
         time.sleep(0.2)
     if exited:
         print(f"{exited} exited with {procs[exited].returncode}; stopping the rest.", flush=True)
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.terminate()  # each leader shuts its own children down (Celery's pool)
-    deadline = time.monotonic() + 10
-    for proc in procs.values():
+    # Each leader shuts its own children down (uvicorn's workers, Celery's pool).
+    first = [n for n in procs if n != "sandbox"]
+    _stop(procs, first, GRACEFUL_TIMEOUT_S + STOP_MARGIN_S)
+    _stop(procs, ["sandbox"], 10)
+    return 0 if not exited else 1
+
+
+def _stop(procs: dict[str, subprocess.Popen], names: list[str], timeout_s: float) -> None:
+    for name in names:
+        if procs[name].poll() is None:
+            procs[name].terminate()
+    deadline = time.monotonic() + timeout_s
+    for name in names:
+        proc = procs[name]
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in {timeout_s:g}s; killing it.", flush=True)
             os.killpg(proc.pid, signal.SIGKILL)
-    return 0 if not exited else 1
+            proc.wait()
 
 
 if __name__ == "__main__":
