@@ -14,6 +14,7 @@ from billing.models import UsageStatus
 from billing.usage import cost_pico
 from billing.usage_checks import cost_sane, counts_sane
 from proxy.auth import KeyInfo
+from proxy.limits import Ticket
 from proxy.table import DeploymentEntry, ModelEntry
 from proxy.translate.canonical import ChatRequest, Cost, Usage
 from proxy.translate.shapes import SHAPES
@@ -39,6 +40,8 @@ class Call:
     # The money held for this call before it was relayed (billing.holds), settled when
     # its usage is recorded (proxy.recording); None when nothing is held.
     hold: Hold | None = None
+    # The rate limiter's admission (proxy.limits), whose tokens settle with the usage.
+    ticket: "Ticket | None" = None
     _parsed_dropped: list[str] = field(default_factory=list, repr=False)
 
     def canonical_request(self) -> ChatRequest:

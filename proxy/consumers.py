@@ -170,12 +170,17 @@ class RelayConsumer(V1Consumer):
         data = parse_body(body, self.endpoint)
         self.model_name = data["model"]
         model = await gate.admit(key, data["model"])
-        quota = await limits.check(key)
-        if quota is not None:
-            self.extra_headers = quota.headers()
-        hold = await spend.reserve(key, model, self.endpoint, data, len(body))
+        worst = spend.worst_case(model, self.endpoint, data, len(body))
+        ticket = await limits.admit(key, worst.tokens)
+        if ticket is not None:
+            self.extra_headers = ticket.headers()
+        try:
+            hold = await spend.reserve(key, worst)
+        except ProxyError:
+            limits.settle(ticket, 0)  # refused: its tokens go back, the request still counts
+            raise
         call = Call(self.request_id, self.endpoint, key, model, data, self.headers_in, self.arrived)
-        call.hold = hold
+        call.hold, call.ticket = hold, ticket
         self.relayed = True
         await relay(call, self)
 

@@ -219,19 +219,3 @@ async def drain() -> None:
     """Waits for the settlements in flight (tests; a graceful shutdown may too)."""
     while _pending:
         await asyncio.gather(*list(_pending), return_exceptions=True)
-
-
-# -- until proxy/consumers.py and proxy/recording.py call admit() and settle() ----------
-
-
-async def check(key: KeyInfo) -> Ticket | None:
-    """Deprecated: admit(key, 0); the tokens are then counted when the request ends."""
-    return await admit(key, 0)
-
-
-def count_tokens(key: KeyInfo, tokens: int) -> None:
-    """Deprecated: adds a finished request's tokens to its tokens limits, from now."""
-    limits = tuple(limit for limit in limits_of(key) if limit.kind == TOKENS)
-    if limits and tokens > 0:
-        ticket = Ticket(key, limits, (0,) * len(limits), new_member(), 0, backend(), _now_ms())
-        settle(ticket, tokens)

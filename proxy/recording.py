@@ -20,7 +20,7 @@ async def record_call(call: Call, outcome: Outcome) -> None:
     outcome.recorded = True
     usage = outcome.usage or Usage()
     deployment = outcome.deployment
-    limits.count_tokens(call.key, usage.input + usage.output)
+    limits.settle(call.ticket, usage.input + usage.output)
     await record(
         UsageEvent(
             request_id=call.request_id,

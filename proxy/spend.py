@@ -8,6 +8,7 @@ cheap to take on the hot path (no parse beyond what routing did).
 """
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -45,25 +46,39 @@ def worst_case_pico(model: ModelEntry, input_tokens: int, output_tokens: int) ->
     return input_tokens * input_price + output_tokens * model.output_price
 
 
-async def reserve(
-    key: KeyInfo, model: ModelEntry, endpoint: str, body: dict, body_size: int
-) -> holds.Hold:
-    """Holds the worst case against every pot of the key; the contract's 402 if one is short."""
-    now = timezone.now()
+@dataclass(frozen=True, slots=True)
+class WorstCase:
+    """The most a request may use: its tokens (for TPM) and their cost."""
+
+    input_tokens: int
+    output_tokens: int
+    pico: int
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+def worst_case(model: ModelEntry, endpoint: str, body: dict, body_size: int) -> WorstCase:
     output = max_output_tokens(endpoint, body)
-    amount = worst_case_pico(model, input_estimate(body_size), output)
+    estimate = input_estimate(body_size)
+    return WorstCase(estimate, output, worst_case_pico(model, estimate, output))
+
+
+async def reserve(key: KeyInfo, worst: WorstCase) -> holds.Hold:
+    """Holds the worst case against every pot of the key; the contract's 402 if one is short."""
     pots = holds.pots_for(
         organization_id=key.organization_id,
         key_id=key.key_id,
         budget_pico=key.budget_pico,
         budget_period=key.budget_period,
         monthly_cap_pico=key.org_monthly_cap_pico,
-        now=now,
+        now=timezone.now(),
     )
     try:
-        return await holds.reserve(pots, amount)
+        return await holds.reserve(pots, worst.pico)
     except holds.NotEnough as short:
-        raise refusal(short, output) from None
+        raise refusal(short, worst.output_tokens) from None
 
 
 def settle_soon(hold: holds.Hold | None, cost_pico: int) -> None:

@@ -332,19 +332,6 @@ def test_headers_report_the_keys_limits_and_what_remains_under_the_tightest(cloc
     assert dict(tight)[b"x-ratelimit-remaining-requests"] == b"0"
 
 
-def test_the_shims_keep_the_old_call_sites_working(clock):
-    key = key_info(rpm_limit=10, tpm_limit=1_000)
-
-    async def scenario():
-        assert (await limits.check(key)).used == (0, 0)
-        limits.count_tokens(key, 1_500)
-        await limits.drain()
-        return await attempt(key)
-
-    refused = run(scenario())
-    assert isinstance(refused, ProxyError) and "1000 tokens" in refused.message
-
-
 def test_idle_logs_are_dropped_from_memory():
     windows = LocalWindows()
     now = Clock(0)
