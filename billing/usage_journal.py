@@ -119,10 +119,16 @@ class Journal:
                 self.sealed.append(self.active)
             else:
                 self._remove(self.active)
-        self.dir.mkdir(parents=True, exist_ok=True)  # another process's close removes it
         name = f"{os.getpid()}-{secrets.token_hex(6)}"
         born = self.dir / f".{name}.tmp"
-        fd = os.open(born, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        for attempt in range(3):  # another process removes the directory once it is empty
+            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(born, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         fcntl.flock(fd, fcntl.LOCK_EX)
         path = self.dir / f"{name}.jsonl"
         os.rename(born, path)
@@ -166,6 +172,9 @@ def replay_dead(write: Writer, directory: Path | None = None) -> int:
             path.unlink(missing_ok=True)
         finally:
             os.close(fd)
+    if replayed:
+        with contextlib.suppress(OSError):  # not empty: a live process's files
+            directory.rmdir()
     return replayed
 
 

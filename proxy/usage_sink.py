@@ -94,9 +94,14 @@ class UsageSink:
         if self._journal_failed:
             return None
         try:
+            line = event_dumps(event) + b"\n"
+        except (TypeError, ValueError):  # a value JSON cannot hold: the writer quarantines it
+            log.exception("Usage event %r cannot be journaled.", event.request_id)
+            return None
+        try:
             if self._journal is None:
                 self._journal = usage_journal.Journal()
-            return self._journal.append(event_dumps(event) + b"\n")
+            return self._journal.append(line)
         except OSError:
             # A full or read-only disk must not fail the request: the event is still
             # queued, with the in-memory bound of FLUSH_INTERVAL_S.

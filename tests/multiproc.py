@@ -43,6 +43,15 @@ def needs_shared_services() -> None:
         pytest.skip("needs " + " and ".join(missing) + " (the second pass of .ci/run)")
 
 
+def usage_stream_clear() -> None:
+    """Empties the test database's usage stream (billing.usage_stream), consumer group and
+    all: entries an earlier test's killed process left pending would otherwise be claimed
+    into this test's records."""
+    from billing import redis_client, usage_stream
+
+    redis_client.sync_client().delete(usage_stream.stream_key())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
