@@ -35,7 +35,7 @@ CLAIM_IDLE_MS = 5_000
 CLAIM_EVERY_S = 1.0
 FORGET_CONSUMERS_IDLE_MS = 3_600_000  # a consumer with nothing pending, idle an hour
 FORGET_EVERY_S = 300.0
-RETRY_MAX_S = 5.0
+RETRY_MAX_S = 2.0  # below CLAIM_IDLE_MS: a retrying drainer keeps its entries fresh
 
 Write = Callable[[list[UsageEvent], list[tuple[str, object]]], Awaitable[Written]]
 

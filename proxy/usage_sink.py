@@ -40,6 +40,7 @@ BATCH_SIZE = 500
 RETRY_DELAY_S = 1.0
 RETRY_MAX_S = 10.0
 JOURNAL_SCAN_S = 2.0
+RECORD_TIMEOUT_S = 2.0  # then the journal takes the event (twice is harmless: idempotent)
 
 
 def _in_thread(fn, *args):
@@ -198,7 +199,8 @@ async def record(event: UsageEvent) -> None:
     event = usage_sane(event)
     if redis_client.configured():
         try:
-            await usage_stream.add(event)
+            async with asyncio.timeout(RECORD_TIMEOUT_S):  # a hung Redis must not hang calls
+                await usage_stream.add(event)
         except asyncio.CancelledError:
             sink().emit(event)  # the XADD may not have reached Redis; twice is harmless
             raise

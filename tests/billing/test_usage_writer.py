@@ -5,6 +5,7 @@ events keep flowing; a database that is down is retried, never quarantined."""
 
 import asyncio
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from django.db import OperationalError, connection
 
-from billing import quarantine, redis_client, usage_journal, usage_stream
+from billing import holds, quarantine, redis_client, usage_journal, usage_stream
 from billing.models import UsageQuarantine, UsageRecord
 from billing.quarantine import usage_write
 from billing.usage import UsageEvent, event_dumps
@@ -233,3 +234,32 @@ def test_the_stream_writer_writes_the_rest_within_a_second_and_keeps_flowing(
     assert r.xlen(usage_stream.stream_key()) == 0, "written entries are acknowledged and deleted"
     pending = r.xpending(usage_stream.stream_key(), usage_stream.GROUP)
     assert pending["pending"] == 0
+
+
+def test_an_unreachable_redis_hands_the_event_to_the_journal(transactional_db, settings, tmp_path):
+    tenant = make_tenant("no-redis")
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{dead}/0"
+    settings.USAGE_JOURNAL_DIR = str(tmp_path)
+    redis_client.forget()
+
+    async def scenario() -> bool:
+        try:
+            # No cost, so no ledger entry: billing.holds must not meet the dead URL.
+            event = good(tenant.org.pk, 1, "unreachable")[0]
+            event.cost_pico = 0
+            await usage_sink.record(event)
+            assert list(Path(tmp_path).rglob("*.jsonl")), "journaled before record() returned"
+            return await polled(
+                lambda: UsageRecord.objects.filter(request_id="req_unreachable_0").exists(), 5
+            )
+        finally:
+            await usage_sink.close()
+
+    try:
+        assert asyncio.run(scenario())
+    finally:
+        redis_client.forget()
+        holds.forget()
