@@ -6,7 +6,6 @@ it consumed, and writes the usage before the process exits."""
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from billing.models import UsageRecord
-from tests.multiproc import Gateways, needs_shared_services, usage_stream_clear
+from tests.multiproc import Gateways, free_port, needs_shared_services, usage_stream_clear
 from tests.processes import wait_for
 from tests.proxy.conftest import make_tenant
 
@@ -88,14 +87,12 @@ def test_sigterm_with_open_streams_leaves_a_record_for_each(
 
 
 def test_make_run_ctrl_c_with_open_streams_leaves_a_record_for_each(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port, sandbox_port = free_port(), free_port()
     db = tmp_path / "db.sqlite3"
     routes = tmp_path / "routes.yaml"
     routes.write_text(
         "providers:\n"
-        f"  - {{name: slow-sandbox, kind: openai, base_url: 'http://127.0.0.1:{port + 1}/v1',"
+        f"  - {{name: slow-sandbox, kind: openai, base_url: 'http://127.0.0.1:{sandbox_port}/v1',"
         " api_key: sandbox}\n"
         "models:\n"
         "  - name: slow\n"
@@ -103,7 +100,7 @@ def test_make_run_ctrl_c_with_open_streams_leaves_a_record_for_each(tmp_path):
         "    deployments: [{provider: slow-sandbox, model: 'demo@chunks=200,delay_ms=50'}]\n"
     )
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "PORT": str(port),
-           "SANDBOX_PORT": str(port + 1), "CELERY_FS_BROKER_DIR": str(tmp_path / "broker"),
+           "SANDBOX_PORT": str(sandbox_port), "CELERY_FS_BROKER_DIR": str(tmp_path / "broker"),
            "ROUTES_FILE": str(routes), "GRACEFUL_TIMEOUT_S": str(GRACEFUL_S)}  # fmt: skip
     for name in ("REDIS_URL", "CELERY_BROKER_URL", "WEB_CONCURRENCY"):
         env.pop(name, None)
