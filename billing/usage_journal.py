@@ -22,6 +22,7 @@ deleted once its last event is committed.
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -46,9 +47,13 @@ def database_tag() -> str:
     """A name for the default database, the same in every process that uses it: the
     journal's directory and the Redis stream's key are per database."""
     s = connections["default"].settings_dict
-    name = str(s.get("NAME") or "")
-    where = f"{s.get('ENGINE')}|{s.get('HOST') or ''}|{s.get('PORT') or ''}|{name}"
-    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name)[:40] or "db"
+    return _tag(s.get("ENGINE"), s.get("HOST") or "", s.get("PORT") or "", s.get("NAME") or "")
+
+
+@functools.lru_cache(maxsize=8)  # record() asks once per event (a test switches databases)
+def _tag(engine: object, host: object, port: object, name: object) -> str:
+    where = f"{engine}|{host}|{port}|{name}"
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(str(name)).name)[:40] or "db"
     return f"{readable}-{hashlib.sha256(where.encode()).hexdigest()[:10]}"
 
 
