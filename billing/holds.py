@@ -19,6 +19,7 @@ A hold whose process dies before settling stays held until the pot is reloaded: 
 then under-stated, never over-stated.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +28,8 @@ from django.conf import settings
 
 from accounts.models import APIKey, Organization
 from billing import spend_counters
+
+log = logging.getLogger(__name__)
 
 CREDIT = "credit"
 KEY_BUDGET = "key_budget"
@@ -155,10 +158,25 @@ async def settle(hold: Hold, cost: int) -> None:
     await backend().settle(hold, max(0, cost))
 
 
+def settle_now(hold: Hold, cost: int) -> bool:
+    """Settles at once when the backend needs no round trip (this process's memory);
+    False when the caller must await settle()."""
+    backend_ = backend()
+    if hold.settled or not hasattr(backend_, "settle_now"):
+        return hold.settled
+    hold.settled = True
+    backend_.settle_now(hold, max(0, cost))
+    return True
+
+
 def ledger_changed(organization_id: int, entry_id: int, amount: int, *, usage: bool) -> None:
     """Called once a ledger entry is committed (billing.services.credits_apply)."""
-    if _backend is not None or settings.REDIS_URL:
+    if _backend is None and not settings.REDIS_URL:
+        return
+    try:
         backend().ledger_changed(organization_id, entry_id, amount, usage=usage)
+    except Exception:  # after the commit: the entry stands; the pot reloads in time
+        log.exception("Holds did not hear of ledger entry %s.", entry_id)
 
 
 def forget() -> None:

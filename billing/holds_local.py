@@ -121,6 +121,9 @@ class LocalHolds:
         return Hold(pots, amount)
 
     async def settle(self, hold: Hold, cost: int) -> None:
+        self.settle_now(hold, cost)
+
+    def settle_now(self, hold: Hold, cost: int) -> None:
         with self.lock:
             for pot in hold.pots:
                 if pot.kind == CREDIT:

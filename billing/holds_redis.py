@@ -83,7 +83,38 @@ end
 return 1
 """
 
+# The usage stream's XADD and the hold's settle in one call (billing.usage_stream.add):
+# KEYS[1] the stream, KEYS[2..] the pots; ARGV[1], ARGV[2] the entry's field and value,
+# then _SETTLE's triplets.
+RECORD_AND_SETTLE = """
+redis.call('XADD', KEYS[1], '*', ARGV[1], ARGV[2])
+for i = 2, #KEYS do
+  local e = redis.call('HGET', KEYS[i], 'e')
+  if e then
+    local j = 3 * i - 3
+    if e == ARGV[j] then
+      redis.call('HINCRBY', KEYS[i], 'v', ARGV[j + 1])
+    else
+      redis.call('HINCRBY', KEYS[i], 'v', ARGV[j + 2])
+    end
+  end
+end
+return 1
+"""
+
 DAY_S = 86_400
+
+
+def settle_arguments(hold: Hold, cost: int) -> tuple[list[str], list]:
+    """The pots' keys and _SETTLE's triplets: give back the hold, take the cost (credit),
+    or the other way round (budgets and caps); a reloaded pot only takes the cost."""
+    args: list = []
+    for pot, epoch in zip(hold.pots, hold.tokens, strict=True):
+        if pot.kind == CREDIT:
+            args += [epoch, hold.amount - cost, -cost]
+        else:
+            args += [epoch, cost - hold.amount, cost]
+    return [PREFIX + p.name for p in hold.pots], args
 
 
 class RedisHolds:
@@ -119,14 +150,17 @@ class RedisHolds:
 
     async def settle(self, hold: Hold, cost: int) -> None:
         client = redis_client.client()
-        settle = self._scripts(client)[2]
-        args: list = []
-        for pot, epoch in zip(hold.pots, hold.tokens, strict=True):
-            if pot.kind == CREDIT:  # give back the hold, take the cost
-                args += [epoch, hold.amount - cost, -cost]
-            else:
-                args += [epoch, cost - hold.amount, cost]
-        await settle(keys=[PREFIX + p.name for p in hold.pots], args=args)
+        keys, args = settle_arguments(hold, cost)
+        await self._scripts(client)[2](keys=keys, args=args)
+
+    async def record_and_settle(self, hold: Hold, cost: int, stream: str, field, value) -> None:
+        """XADDs a usage entry and settles its hold in one round trip."""
+        client = redis_client.client()
+        script = self.scripts.get((client, "record"))
+        if script is None:
+            script = self.scripts[(client, "record")] = client.register_script(RECORD_AND_SETTLE)
+        keys, args = settle_arguments(hold, cost)
+        await script(keys=[stream, *keys], args=[field, value, *args])
 
     def ledger_changed(self, organization_id: int, entry_id: int, amount: int, *, usage: bool):
         if usage or not amount:

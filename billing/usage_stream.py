@@ -21,6 +21,9 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
+from billing import holds
+from billing.holds import Hold
+from billing.holds_redis import RedisHolds
 from billing.quarantine import Written
 from billing.redis_client import client
 from billing.usage import UsageEvent, event_dumps, event_loads
@@ -44,8 +47,16 @@ def stream_key() -> str:
     return f"jinf:usage:{database_tag()}"
 
 
-async def add(event: UsageEvent) -> None:
-    """One round trip; raises the client's error when Redis cannot take the event."""
+async def add(event: UsageEvent, hold: Hold | None = None) -> None:
+    """One round trip; raises the client's error when Redis cannot take the event. A hold
+    of the request (billing.holds, Redis backend) is settled to the event's cost in the
+    same round trip."""
+    if hold is not None and not hold.settled and isinstance(holds.backend(), RedisHolds):
+        await holds.backend().record_and_settle(
+            hold, event.cost_pico, stream_key(), FIELD, event_dumps(event)
+        )
+        hold.settled = True
+        return
     await client().xadd(stream_key(), {FIELD: event_dumps(event)})
 
 

@@ -21,7 +21,7 @@ async def record_call(call: Call, outcome: Outcome) -> None:
     usage = outcome.usage or Usage()
     deployment = outcome.deployment
     limits.settle(call.ticket, usage.input + usage.output)
-    await record(
+    recorded = await record(
         UsageEvent(
             request_id=call.request_id,
             organization_id=call.key.organization_id,
@@ -45,9 +45,10 @@ async def record_call(call: Call, outcome: Outcome) -> None:
             attempts=max(outcome.attempts, 1),
             error=outcome.error[:300],
             code=outcome.code,
-        )
+        ),
+        call.hold,
     )
-    spend.settle_soon(call.hold, outcome.cost_pico)
+    spend.settle_soon(call.hold, recorded.cost_pico)  # unless record() settled it
 
 
 async def record_refusal(

@@ -8,6 +8,7 @@ cheap to take on the hot path (no parse beyond what routing did).
 """
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,8 @@ from billing import holds
 from proxy.auth import KeyInfo
 from proxy.table import ModelEntry
 from proxy.translate.errors import ProxyError
+
+log = logging.getLogger(__name__)
 
 OUTPUT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 NO_OUTPUT_ENDPOINTS = frozenset({"embeddings", "count_tokens"})
@@ -82,12 +85,19 @@ async def reserve(key: KeyInfo, worst: WorstCase) -> holds.Hold:
 
 
 def settle_soon(hold: holds.Hold | None, cost_pico: int) -> None:
-    """Settles off the answer's path; the task is kept until it is done."""
-    if hold is None or hold.settled:
+    """Settles at once in memory, else off the answer's path (the task is kept until it
+    is done; a failure is logged: the hold then stays until its pot reloads)."""
+    if hold is None or holds.settle_now(hold, cost_pico):
         return
     task = asyncio.get_running_loop().create_task(holds.settle(hold, cost_pico))
     _settling.add(task)
-    task.add_done_callback(_settling.discard)
+    task.add_done_callback(_settled)
+
+
+def _settled(task: asyncio.Task) -> None:
+    _settling.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("A hold could not be settled: %s", task.exception())
 
 
 def _when(at: datetime | None) -> str:

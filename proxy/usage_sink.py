@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import close_old_connections
 
 from billing import redis_client, usage_journal, usage_stream
+from billing.holds import Hold
 from billing.quarantine import Written, usage_write
 from billing.usage import UsageEvent, event_dumps
 from billing.usage_checks import usage_sane
@@ -193,14 +194,15 @@ async def close() -> None:
         await s.drain()
 
 
-async def record(event: UsageEvent) -> None:
+async def record(event: UsageEvent, hold: Hold | None = None) -> UsageEvent:
     """Hands one event to the writer, durably: in Redis' stream, or in this process's
-    journal when there is no Redis (or it cannot be reached)."""
+    journal when there is no Redis (or it cannot be reached). With Redis, the request's
+    hold is settled in the same round trip. Returns the event as recorded (sane)."""
     event = usage_sane(event)
     if redis_client.configured():
         try:
             async with asyncio.timeout(RECORD_TIMEOUT_S):  # a hung Redis must not hang calls
-                await usage_stream.add(event)
+                await usage_stream.add(event, hold)
         except asyncio.CancelledError:
             sink().emit(event)  # the XADD may not have reached Redis; twice is harmless
             raise
@@ -210,5 +212,6 @@ async def record(event: UsageEvent) -> None:
             s = sink()
             if s.drainer is None:  # a loop without lifespan startup (tests) drains too
                 s.start()
-            return
+            return event
     sink().emit(event)
+    return event

@@ -179,3 +179,22 @@ def test_refusals_after_authentication_leave_one_record_each(asgi_server, routes
         ("refused", 403, "model_not_allowed", "demo"),
     ]
     assert all(r.cost_pico == 0 and r.attempts == 0 for r in rows)
+
+
+def test_after_settling_exactly_the_rest_of_the_credit_can_be_held(asgi_server, routes):
+    """Every hold was settled to its exact cost: with Redis in the same round trip as the
+    usage entry, in memory at once."""
+    from asgiref.sync import async_to_sync
+
+    from billing import holds
+
+    tenant = make_tenant("exact", usd_pico=PICO_PER_USD)
+    for _ in range(3):
+        assert post(asgi_server, tenant.secret).status_code == 200
+    rows = records(3)
+    left = PICO_PER_USD - sum(r.cost_pico for r in rows)
+    pots = (holds.Pot(holds.CREDIT, tenant.org.pk),)
+    with pytest.raises(holds.NotEnough) as short:
+        async_to_sync(holds.reserve)(pots, left + 1)
+    assert short.value.left == left
+    async_to_sync(holds.reserve)(pots, left)
