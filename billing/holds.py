@@ -135,9 +135,9 @@ def backend():
     global _backend
     if _backend is None:
         if settings.REDIS_URL:
-            from billing.holds_redis import RedisHolds
+            from billing.holds_leases import LeasingRedisHolds
 
-            _backend = RedisHolds()
+            _backend = LeasingRedisHolds()
         else:
             from billing.holds_local import LocalHolds
 
@@ -161,11 +161,11 @@ async def settle(hold: Hold, cost: int) -> None:
 def settle_now(hold: Hold, cost: int) -> bool:
     """Settles at once when the backend needs no round trip (this process's memory);
     False when the caller must await settle()."""
-    backend_ = backend()
-    if hold.settled or not hasattr(backend_, "settle_now"):
-        return hold.settled
+    if hold.settled:
+        return True
+    if not backend().settle_now(hold, max(0, cost)):
+        return False
     hold.settled = True
-    backend_.settle_now(hold, max(0, cost))
     return True
 
 
@@ -177,6 +177,12 @@ def ledger_changed(organization_id: int, entry_id: int, amount: int, *, usage: b
         backend().ledger_changed(organization_id, entry_id, amount, usage=usage)
     except Exception:  # after the commit: the entry stands; the pot reloads in time
         log.exception("Holds did not hear of ledger entry %s.", entry_id)
+
+
+async def give_back() -> None:
+    """At shutdown: what this process's credit leases have not spent goes back."""
+    if _backend is not None and hasattr(_backend, "give_back"):
+        await _backend.give_back()
 
 
 def forget() -> None:

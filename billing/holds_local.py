@@ -123,7 +123,11 @@ class LocalHolds:
     async def settle(self, hold: Hold, cost: int) -> None:
         self.settle_now(hold, cost)
 
-    def settle_now(self, hold: Hold, cost: int) -> None:
+    def settle_now(self, hold: Hold, cost: int) -> bool:
+        self._settle(hold, cost)
+        return True
+
+    def _settle(self, hold: Hold, cost: int) -> None:
         with self.lock:
             for pot in hold.pots:
                 if pot.kind == CREDIT:

@@ -148,6 +148,9 @@ class RedisHolds:
             await load(keys=[PREFIX + pot.name], args=[value, secrets.token_hex(8), _ttl(pot)])
         raise RuntimeError("A spending pot could not be loaded into Redis.")
 
+    def settle_now(self, hold: Hold, cost: int) -> bool:
+        return False  # a round trip: settle() or record_and_settle()
+
     async def settle(self, hold: Hold, cost: int) -> None:
         client = redis_client.client()
         keys, args = settle_arguments(hold, cost)

@@ -36,6 +36,16 @@ async def shutdown() -> None:
         await usage_sink.close()
     finally:
         await upstream.aclose_all()
+        await _give_back_leases()
+
+
+async def _give_back_leases() -> None:
+    from billing import holds
+
+    try:
+        await holds.give_back()  # what this process's credit leases did not spend
+    except Exception:
+        log.exception("Credit leases could not be given back; they return when pots reload.")
 
 
 def with_lifespan(app):
