@@ -86,42 +86,37 @@ def _settings_page(
 @member_view
 def org_limits(request: HttpRequest, membership: Membership) -> HttpResponse:
     """The organization's own RPM, TPM and monthly spend caps over all its keys."""
-    org = membership.organization
-    form = OrganizationLimitsForm.for_organization(org, request.POST)
-    if form.is_valid():
-        try:
-            services.organization_set_limits(
-                organization=org, acting=membership, **form.service_fields()
-            )
-        except NotAllowed:
-            raise
-        except DomainError as exc:
-            form.add_error(getattr(exc, "field", None), exc.message)
-        else:
-            messages.success(request, "Saved the organization's limits.")
-            return redirect("org_settings", slug=org.slug)
-    return _settings_page(request, membership, limits_form=form, status=400)
+    return _save_settings(
+        request, membership, OrganizationLimitsForm, services.organization_set_limits,
+        "limits_form", "Saved the organization's limits.",
+    )  # fmt: skip
 
 
 @require_POST
 @member_view
 def org_alerts(request: HttpRequest, membership: Membership) -> HttpResponse:
     """The low-balance threshold and whether a spend spike pauses keys."""
+    return _save_settings(
+        request, membership, OrganizationAlertsForm, services.organization_set_alerts,
+        "alerts_form", "Saved the alert settings.",
+    )  # fmt: skip
+
+
+def _save_settings(request, membership, form_class, service, form_name: str, saved: str):
+    """One settings form posted: saved through its service, or shown again with errors."""
     org = membership.organization
-    form = OrganizationAlertsForm.for_organization(org, request.POST)
+    form = form_class.for_organization(org, request.POST)
     if form.is_valid():
         try:
-            services.organization_set_alerts(
-                organization=org, acting=membership, **form.service_fields()
-            )
+            service(organization=org, acting=membership, **form.service_fields())
         except NotAllowed:
             raise
         except DomainError as exc:
             form.add_error(getattr(exc, "field", None), exc.message)
         else:
-            messages.success(request, "Saved the alert settings.")
+            messages.success(request, saved)
             return redirect("org_settings", slug=org.slug)
-    return _settings_page(request, membership, alerts_form=form, status=400)
+    return _settings_page(request, membership, status=400, **{form_name: form})
 
 
 @require_POST
