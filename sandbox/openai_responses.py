@@ -5,7 +5,8 @@
 item type, which only counts towards the input tokens. Tools of every type are accepted
 (function, namespace, custom, web_search, MCP...); only function tools, at the top level or
 inside a namespace, are ever called. The sandbox keeps no state, so `previous_response_id`
-always names a response it does not have.
+always names a response it does not have. The body is checked first, in
+sandbox.openai_responses_request; this module answers it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+from . import openai_responses_request as request
 from .answers import (
     MESSAGE_OVERHEAD,
     Reply,
@@ -39,183 +40,23 @@ from .answers import (
     tools_tokens,
 )
 from .options import Options, Settings
-from .shapes import invalid_type, invalid_value, is_int, missing, optional
 from .wire import ApiError, JsonResponse, Response, StreamResponse, new_id, sse_event
 
 BAD_EVENT = b"event: response.output_text.delta\ndata: {not json\n\n"
-MESSAGE_ROLES = ("user", "assistant", "system", "developer")
-TOOL_CHOICES = ("none", "auto", "required")
-MIN_OUTPUT_TOKENS = 16
 ID_BYTES = 24
-# Optional top-level fields: the type each must have when present and not null.
-FIELDS: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
-    ("instructions", str, "a string"),
-    ("stream", bool, "a boolean"),
-    ("stream_options", dict, "an object"),
-    ("parallel_tool_calls", bool, "a boolean"),
-    ("store", bool, "a boolean"),
-    ("background", bool, "a boolean"),
-    ("temperature", (int, float), "a decimal"),
-    ("top_p", (int, float), "a decimal"),
-    ("top_logprobs", int, "an integer"),
-    ("max_tool_calls", int, "an integer"),
-    ("metadata", dict, "an object"),
-    ("reasoning", dict, "an object"),
-    ("text", dict, "an object"),
-    ("include", list, "an array"),
-    ("user", str, "a string"),
-    ("truncation", str, "a string"),
-    ("service_tier", str, "a string"),
-    ("prompt_cache_key", str, "a string"),
-    ("safety_identifier", str, "a string"),
-    ("previous_response_id", str, "a string"),
-)
-
 Event = Callable[..., bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class Function:
-    """A callable function tool; `namespace` names the namespace tool it sits in."""
-
-    name: str
-    parameters: object
-    namespace: str | None = None
 
 
 def _or(value: object, default: object) -> object:
     return default if value is None else value
 
 
-def _string(where: str, value: object) -> None:
-    if value is None:
-        raise missing(where)
-    if not isinstance(value, str):
-        raise invalid_type(where, "a string", value)
-
-
-def _parts(where: str, content: object) -> None:
-    """A message's content: a string, or a list of typed part objects of any type."""
-    if content is None:
-        raise missing(where)
-    if isinstance(content, str):
-        return
-    if not isinstance(content, list):
-        raise invalid_type(where, "one of a string or array of input content parts", content)
-    for j, part in enumerate(content):
-        if not isinstance(part, dict):
-            raise invalid_type(f"{where}[{j}]", "an object", part)
-        _string(f"{where}[{j}].type", part.get("type"))
-
-
-def _check_item(where: str, item: object) -> None:
-    if not isinstance(item, dict):
-        raise invalid_type(where, "an input item object", item)
-    kind = item.get("type")
-    if kind is None and "role" not in item:
-        raise missing(f"{where}.type")
-    if kind is not None and not isinstance(kind, str):
-        raise invalid_type(f"{where}.type", "a string", kind)
-    if kind in (None, "message"):
-        role = item.get("role")
-        if role is None:
-            raise missing(f"{where}.role")
-        if not isinstance(role, str) or role not in MESSAGE_ROLES:
-            raise invalid_value(f"{where}.role", role, MESSAGE_ROLES)
-        _parts(f"{where}.content", item.get("content"))
-    elif kind == "function_call":
-        for key in ("call_id", "name", "arguments"):
-            _string(f"{where}.{key}", item.get(key))
-    elif kind == "function_call_output":
-        _string(f"{where}.call_id", item.get("call_id"))
-        output = item.get("output")
-        if isinstance(output, list):
-            _parts(f"{where}.output", output)
-        else:
-            _string(f"{where}.output", output)
-
-
-def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = body.get("input")
-    if raw is None:
-        raise missing("input")
-    if isinstance(raw, str):
-        return [{"type": "message", "role": "user", "content": raw}]
-    if not isinstance(raw, list):
-        raise invalid_type("input", "one of a string or array of input items", raw)
-    for i, item in enumerate(raw):
-        _check_item(f"input[{i}]", item)
-    return raw
-
-
-def _check_function(where: str, tool: dict[str, Any]) -> None:
-    _string(f"{where}.name", tool.get("name"))
-    parameters = tool.get("parameters")
-    if parameters is not None and not isinstance(parameters, dict):
-        raise invalid_type(f"{where}.parameters", "an object", parameters)
-
-
-def _check_tool(where: str, tool: object, *, nested: bool = False) -> None:
-    if not isinstance(tool, dict):
-        raise invalid_type(where, "an object", tool)
-    kind = tool.get("type")
-    _string(f"{where}.type", kind)
-    if kind == "function":
-        _check_function(where, tool)
-    elif kind == "namespace" and not nested:
-        _string(f"{where}.name", tool.get("name"))
-        children = tool.get("tools")
-        if children is None:
-            raise missing(f"{where}.tools")
-        if not isinstance(children, list):
-            raise invalid_type(f"{where}.tools", "an array", children)
-        for j, child in enumerate(children):
-            _check_tool(f"{where}.tools[{j}]", child, nested=True)
-
-
-def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
-    tools = body.get("tools")
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
-        raise invalid_type("tools", "an array", tools)
-    for i, tool in enumerate(tools):
-        _check_tool(f"tools[{i}]", tool)
-    return tools
-
-
-def _functions(tools: list[dict[str, Any]]) -> list[Function]:
-    """The function tools, in order, a namespace's own functions where the namespace is."""
-    found: list[Function] = []
-    for tool in tools:
-        if tool["type"] == "function":
-            found.append(Function(tool["name"], tool.get("parameters")))
-        elif tool["type"] == "namespace":
-            found.extend(
-                Function(child["name"], child.get("parameters"), tool["name"])
-                for child in tool["tools"]
-                if child["type"] == "function"
-            )
-    return found
-
-
-def _tool_choice(body: dict[str, Any]) -> object:
-    choice = body.get("tool_choice")
-    if choice is None:
-        return "auto"
-    if isinstance(choice, str):
-        if choice not in TOOL_CHOICES:
-            raise invalid_value("tool_choice", choice, TOOL_CHOICES)
-        return choice
-    if not isinstance(choice, dict):
-        raise invalid_type("tool_choice", "one of a string or object", choice)
-    return choice
-
-
-def _called(body: dict[str, Any], opts: Options, functions: list[Function]) -> list[Function]:
+def _called(
+    body: dict[str, Any], opts: Options, functions: list[request.Function]
+) -> list[request.Function]:
     """What the model calls when not scripted: the first function tool (two with
     `parallel=1`), or the one `tool_choice` names."""
-    choice = _tool_choice(body)
+    choice = request.tool_choice(body)
     if not functions or choice == "none":
         return []
     if isinstance(choice, dict) and choice.get("type") == "function":
@@ -242,35 +83,11 @@ def _is_tool_output(item: dict[str, Any]) -> bool:
     return isinstance(kind, str) and kind.endswith("_output")
 
 
-def _max_output_tokens(body: dict[str, Any]) -> int | None:
-    value = body.get("max_output_tokens")
-    if value is None:
-        return None
-    if not is_int(value):
-        raise invalid_type("max_output_tokens", "an integer", value)
-    if value < MIN_OUTPUT_TOKENS:
-        raise ApiError(
-            400,
-            "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= "
-            f"{MIN_OUTPUT_TOKENS}, but got {value} instead.",
-            param="max_output_tokens",
-            code="integer_below_min_value",
-        )
-    return value
-
-
-def _format(body: dict[str, Any]) -> dict[str, Any] | None:
-    fmt = (body.get("text") or {}).get("format")
-    if fmt is not None and not isinstance(fmt, dict):
-        raise invalid_type("text.format", "an object", fmt)
-    return fmt
-
-
 def answer(
     body: dict[str, Any], items: list[dict[str, Any]], opts: Options, chunks: int
 ) -> tuple[Reply, list[str | None]]:
     """The reply, and the namespace of each of its tool calls."""
-    functions = _functions(_tools(body))
+    functions = request.functions(request.tools(body))
     called = _called(body, opts, functions)  # checks `tool_choice` either way
     last = last_turn(items)
     if _is_tool_output(last):
@@ -285,10 +102,10 @@ def answer(
         users = [i for i in items if i.get("type", "message") == "message"]
         users = [i for i in users if i.get("role") == "user"]
         text = echo(content_text(users[-1].get("content")) if users else "")
-    fmt = _format(body) or {}
+    fmt = request.text_format(body) or {}
     reply = structured(fmt.get("type"), fmt.get("schema"), text)
     text = reply if reply is not None else pad(text, chunks)
-    return text_reply(text, max_tokens=_max_output_tokens(body), stops=[]), []
+    return text_reply(text, max_tokens=request.max_output_tokens(body), stops=[]), []
 
 
 def input_tokens(body: dict[str, Any], items: list[dict[str, Any]]) -> int:
@@ -429,19 +246,10 @@ def _stream(final: dict[str, Any], chunks: int, pad_: bool) -> Iterator[bytes]:
 def create(
     body: dict[str, Any], opts: Options, settings: Settings, headers: Mapping[str, str]
 ) -> Response:
-    for key, kinds, expected in FIELDS:
-        optional(body, key, kinds, expected)
-    previous = body.get("previous_response_id")
-    if previous is not None:
-        raise ApiError(
-            400,
-            f"Previous response with id '{previous}' not found.",
-            param="previous_response_id",
-            code="previous_response_not_found",
-        )
-    items = _items(body)
+    request.check_top_level(body)
+    items = request.items(body)
     chunks = opts.stream_chunks(settings)
-    fmt = _format(body)
+    fmt = request.text_format(body)
     reply, namespaces = answer(body, items, opts, chunks)
     prompt = input_tokens(body, items) + opts.cached
     created = int(time.time())
