@@ -31,7 +31,6 @@ class KeyInfo:
     tpm_limit: int | None
     budget_pico: int | None
     budget_period: str  # accounts.models.BudgetPeriod
-    spent_pico: int
     is_management: bool
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -65,7 +64,6 @@ def _load(digest: str) -> KeyInfo | None:
         tpm_limit=key.tpm_limit,
         budget_pico=key.budget_pico,
         budget_period=key.budget_period,
-        spent_pico=key.spent_pico,
         is_management=key.is_management,
         expires_at=key.expires_at,
         revoked_at=key.revoked_at,

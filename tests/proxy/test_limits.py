@@ -42,7 +42,6 @@ def key_info(key_id: int = 1, org_id: int = 1, **caps) -> KeyInfo:
         tpm_limit=caps.get("tpm_limit"),
         budget_pico=None,
         budget_period="total",
-        spent_pico=0,
         is_management=False,
         expires_at=None,
         revoked_at=None,
