@@ -10,7 +10,7 @@ import pathlib
 import subprocess
 import sys
 
-from tests.proxy.test_fuzz import CHAT, MESSAGES, RESPONSES
+from tests.proxy.fuzz_bodies import CHAT, MESSAGES, RESPONSES
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
