@@ -1,6 +1,6 @@
 """Writes to the credit ledger. Every balance change goes through here."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
 from accounts.models import Organization, User
@@ -35,29 +35,78 @@ def credits_apply(
     reason: str,
     kind: str,
     created_by: User | None = None,
+    period: str = "",
+    invoice_id: int | None = None,
 ) -> int:
-    """The ledger entry and the cached balance change in one transaction, the balance by
-    an atomic UPDATE so that concurrent writers never lose each other's changes."""
+    """The ledger entry and the cached balance change in one transaction; returns the new
+    balance in pico-USD."""
     with transaction.atomic():
-        entry = CreditLedgerEntry.objects.create(
+        ledger_write(
             organization_id=organization_id,
-            kind=kind,
             amount_pico=amount_pico,
-            reason=reason[:200],
+            reason=reason,
+            kind=kind,
             created_by=created_by,
+            period=period,
+            invoice_id=invoice_id,
         )
-        Organization.objects.filter(pk=organization_id).update(
-            credit_balance_pico=F("credit_balance_pico") + amount_pico
+        return organization_balance(organization_id=organization_id)
+
+
+def ledger_write(
+    *,
+    organization_id: int,
+    amount_pico: int,
+    reason: str,
+    kind: str,
+    created_by: User | None = None,
+    period: str = "",
+    invoice_id: int | None = None,
+    external_id: str = "",
+) -> CreditLedgerEntry | None:
+    """Writes one entry and moves the cached balance by an atomic UPDATE, so concurrent
+    writers never lose each other's changes. Call inside a transaction.
+
+    With an `external_id` the write happens at most once, ever: when that id already has
+    its entry (a webhook redelivered, a void run twice) nothing changes and None is
+    returned."""
+    fields = dict(
+        organization_id=organization_id,
+        kind=kind,
+        amount_pico=amount_pico,
+        reason=reason[:200],
+        created_by=created_by,
+        period=period,
+        invoice_id=invoice_id,
+        external_id=external_id,
+    )
+    if external_id:
+        if CreditLedgerEntry.objects.filter(external_id=external_id).exists():
+            return None
+        try:
+            with transaction.atomic():  # a savepoint: a racing twin's insert wins
+                entry = CreditLedgerEntry.objects.create(**fields)
+        except IntegrityError:
+            return None
+    else:
+        entry = CreditLedgerEntry.objects.create(**fields)
+    Organization.objects.filter(pk=organization_id).update(
+        credit_balance_pico=F("credit_balance_pico") + amount_pico
+    )
+    # What requests may reserve follows the ledger once the entry is committed.
+    transaction.on_commit(
+        lambda: holds.ledger_changed(
+            organization_id, entry.pk, amount_pico, usage=kind == LedgerKind.USAGE
         )
-        # What requests may reserve follows the ledger once the entry is committed.
-        transaction.on_commit(
-            lambda: holds.ledger_changed(
-                organization_id, entry.pk, amount_pico, usage=kind == LedgerKind.USAGE
-            )
-        )
-        return Organization.objects.values_list("credit_balance_pico", flat=True).get(
-            pk=organization_id
-        )
+    )
+    return entry
+
+
+def organization_balance(*, organization_id: int) -> int:
+    """The cached balance, as the database holds it now."""
+    return Organization.objects.values_list("credit_balance_pico", flat=True).get(
+        pk=organization_id
+    )
 
 
 def ledger_balance(*, organization: Organization) -> int:

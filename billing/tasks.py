@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import transaction
 
 from billing import alerts
+from billing.stripe.tasks import *  # noqa: F403  Celery finds tasks in billing.tasks
 
 
 @shared_task

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from billing import views
 
@@ -8,4 +8,6 @@ urlpatterns = [
         views.alert_dismiss,
         name="alert_dismiss",
     ),
+    path("", include("billing.stripe.urls")),
+    path("", include("billing.portal.urls")),
 ]

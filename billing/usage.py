@@ -11,9 +11,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import APIKey
-from billing import spend_counters
+from billing import rollup_marks, spend_counters
 from billing.models import LedgerKind
-from billing.services import credits_apply
+from billing.periods import period_of
+from billing.services import ledger_write
 from billing.usage_rows import insert_new
 
 
@@ -45,6 +46,11 @@ class UsageEvent:
     code: str = ""
     flagged: bool = False
     created_at: datetime = field(default_factory=timezone.now)
+    # False when the organization's plan bills usage on its invoice (a flat plan): the
+    # record then debits no credit.
+    prepaid: bool = True
+    # Set by the writer: the usage debit that paid for the record.
+    ledger_entry_id: int | None = None
 
 
 _FIELDS = frozenset(f.name for f in fields(UsageEvent))
@@ -96,31 +102,43 @@ def cost_pico(
 
 
 def usage_record_batch(events: Sequence[UsageEvent]) -> int:
-    """Writes the records not yet written and debits each organization by the sum of
-    their costs, in one transaction. Idempotent by request id: a batch written twice
-    (a retry after a lost reply) neither duplicates a record nor debits twice."""
+    """Writes the records not yet written, debits each organization's prepaid usage (one
+    entry per organization and month, each record pointing at its entry) and marks their
+    days for the rollup, in one transaction. Idempotent by request id: a batch written
+    twice (a retry after a lost reply) neither duplicates a record nor debits twice."""
     if not events:
         return 0
     unique = list({e.request_id: e for e in reversed(events)}.values())
     with transaction.atomic():
-        written = insert_new(unique)
-        debits: dict[int, int] = defaultdict(int)
+        written = insert_new(unique, before_insert=_debit)
+        fresh = [e for e in unique if e.request_id in written]
         spent: dict[int, int] = defaultdict(int)
-        for event in unique:
-            if event.request_id in written:
-                debits[event.organization_id] += event.cost_pico
-                if event.api_key_id is not None:
-                    spent[event.api_key_id] += event.cost_pico
-        spend_counters.add(e for e in unique if e.request_id in written)
+        for event in fresh:
+            if event.api_key_id is not None:
+                spent[event.api_key_id] += event.cost_pico
+        spend_counters.add(fresh)
         for key_id, total in sorted(spent.items()):
             if total:
                 APIKey.objects.filter(pk=key_id).update(spent_pico=F("spent_pico") + total)
-        for organization_id, total in sorted(debits.items()):
-            if total:
-                credits_apply(
-                    organization_id=organization_id,
-                    amount_pico=-total,
-                    kind=LedgerKind.USAGE,
-                    reason="Usage",
-                )
+        rollup_marks.mark(fresh)
     return len(written)
+
+
+def _debit(fresh: Sequence[UsageEvent]) -> None:
+    """Before the records are inserted: one usage debit per organization and month of
+    what its prepaid records cost, and each record's link to its debit."""
+    debits: dict[tuple[int, str], list[UsageEvent]] = defaultdict(list)
+    for event in fresh:
+        event.ledger_entry_id = None
+        if event.prepaid and event.cost_pico:
+            debits[(event.organization_id, period_of(event.created_at))].append(event)
+    for (organization_id, period), covered in sorted(debits.items()):
+        entry = ledger_write(
+            organization_id=organization_id,
+            amount_pico=-sum(e.cost_pico for e in covered),
+            kind=LedgerKind.USAGE,
+            reason="Usage",
+            period=period,
+        )
+        for event in covered:
+            event.ledger_entry_id = entry.pk

@@ -9,7 +9,7 @@ in C. Request ids already written are skipped (a retried batch), so the caller d
 only what is new.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -31,8 +31,13 @@ def _columns() -> tuple:
     return tuple(f for f in UsageRecord._meta.concrete_fields if not f.primary_key)
 
 
-def insert_new(events: Sequence["UsageEvent"]) -> set[str]:
+def insert_new(
+    events: Sequence["UsageEvent"],
+    *,
+    before_insert: Callable[[Sequence["UsageEvent"]], None] | None = None,
+) -> set[str]:
     """Inserts the events whose request id has no row yet; returns those request ids.
+    `before_insert` sees just those events first (to fill in what their rows point at).
     Call inside the caller's transaction."""
     columns = _columns()
     names = [f.attname for f in columns]
@@ -45,6 +50,8 @@ def insert_new(events: Sequence["UsageEvent"]) -> set[str]:
         fresh = [e for e in events if e.request_id not in seen]
         if not fresh:
             return set()
+        if before_insert is not None:
+            before_insert(fresh)
         rows = [[getattr(e, name) for name in names] for e in fresh]
         if postgres:
             with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:

@@ -246,3 +246,15 @@ PROXY_DEFAULT_MAX_OUTPUT_TOKENS = env.int("PROXY_DEFAULT_MAX_OUTPUT_TOKENS", def
 
 # Django 6's default for URL form fields, adopted now (silences the transition warning).
 FORMS_URLFIELD_ASSUME_HTTPS = True
+
+# --- Billing ----------------------------------------------------------------------------
+# A plans file (CONTRACT.md) loaded at start; none: one prepaid plan, payg.
+PLANS_FILE = env.str("PLANS_FILE", default="")
+# Stripe is off without a secret key: invoices stay internal, a top-up answers 409.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Another server for the SDK to talk to (a local Stripe double in tests).
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Stripe Billing's finalization grace: usage recorded this long after a period ends still
+# lands on that period's invoice before it goes to review.
+BILLING_CLOSE_GRACE_S = env.float("BILLING_CLOSE_GRACE_S", default=3600.0)

@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("accounts.api.urls")),
+    path("api/", include("billing.api.urls")),
     path("", include("billing.urls")),
     path("", include("accounts.urls")),
 ]

@@ -1,43 +1,7 @@
-"""The credit ledger: immutable entries whose sum is an organization's balance."""
+"""Usage records, the events the database refused, and what each key and organization spent."""
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
-
-
-class LedgerKind(models.TextChoices):
-    GRANT = "grant", "Grant"
-    TOPUP = "topup", "Top-up"
-    USAGE = "usage", "Usage debit"
-    REFUND = "refund", "Refund"
-    ADJUSTMENT = "adjustment", "Adjustment"
-
-
-class CreditLedgerEntry(models.Model):
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT)
-    kind = models.CharField(max_length=12, choices=LedgerKind.choices)
-    # Signed pico-USD (accounts.money): positive adds credit, negative removes it.
-    amount_pico = models.BigIntegerField()
-    reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-
-    class Meta:
-        verbose_name_plural = "credit ledger entries"
-        indexes = [models.Index(fields=["organization", "-created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.amount_pico} for {self.organization_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Ledger entries are immutable; add a new entry instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Ledger entries are immutable; add a new entry instead.")
 
 
 class UsageStatus(models.TextChoices):
@@ -81,6 +45,17 @@ class UsageRecord(models.Model):
     # The upstream reported an absurd figure; it was capped (billing.usage.sanitized).
     flagged = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The usage debit that paid for this record (prepaid plans); None when the record cost
+    # nothing or its plan bills usage on the invoice instead. No index: reconciliation
+    # joins by (organization, period), never by entry.
+    ledger_entry = models.ForeignKey(
+        "billing.CreditLedgerEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+    )
 
     class Meta:
         indexes = [
@@ -131,26 +106,3 @@ class SpendCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} {self.period}: {self.spent_pico}"
-
-
-class AlertKind(models.TextChoices):
-    LOW_BALANCE = "low_balance", "Low balance"
-    SPEND_SPIKE = "spend_spike", "Spend spike"
-
-
-class Alert(models.Model):
-    """An alert raised for an organization: emailed to its owners once, shown as a portal
-    banner until resolved (the condition is gone) or dismissed."""
-
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
-    kind = models.CharField(max_length=20, choices=AlertKind.choices)
-    message = models.CharField(max_length=300)
-    created_at = models.DateTimeField(default=timezone.now)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["organization", "resolved_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.kind} for {self.organization_id}"

@@ -1,0 +1,52 @@
+"""Usage per UTC day × organization × key × model: what pages, the usage API and invoices
+read instead of raw usage rows."""
+
+from django.db import models
+
+
+class UsageRollup(models.Model):
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
+    day = models.DateField()
+    # The key's id, 0 for a record whose key is gone: a plain integer so that the unique
+    # constraint holds (NULLs are distinct to it).
+    key_id = models.PositiveIntegerField(default=0)
+    model = models.CharField(max_length=200)
+    requests = models.BigIntegerField(default=0)
+    # Requests that did not end well (any status but ok).
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cost_pico = models.BigIntegerField(default=0)
+    # Of cost_pico, what was debited from prepaid credit when it was recorded.
+    debited_pico = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "key_id", "model"], name="usage_rollup_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.key_id} {self.model}"
+
+
+class RollupDirty(models.Model):
+    """A (organization, day) whose rollup rows are behind its usage records: marked by the
+    usage writer in the transaction that inserts them, cleared by the rollup task once it
+    has recomputed that day from the records."""
+
+    organization_id = models.PositiveIntegerField()
+    day = models.DateField()
+    marks = models.BigIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "day"], name="rollup_dirty_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}"

@@ -1,0 +1,1 @@
+"""Portal pages of billing: the owner's billing page, invoice views, the staff review."""
