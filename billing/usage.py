@@ -88,15 +88,20 @@ def cost_pico(
 ) -> int:
     """Exact cost in pico-USD. Prices are micro-USD per million tokens, so one token at
     price p costs p pico-USD. `input_tokens` includes the cache reads (`cached_tokens`)
-    and the cache writes, each priced at its own price (the input price when unset)."""
+    and the cache writes, each priced at its own price: a cache read at the input price
+    when unset, a cache write at 1.25 × the input price when unset (Anthropic's 5-minute
+    cache write), in integers (the quarter of a pico-USD is floored once, never a float).
+    Reasoning tokens are output tokens (the providers count them in their output)."""
     cached = min(cached_tokens, input_tokens)
     written = min(cache_write_tokens, input_tokens - cached)
     cached_price = input_price if cached_input_price is None else cached_input_price
-    write_price = input_price if cache_write_price is None else cache_write_price
+    writes = (
+        written * input_price * 5 // 4 if cache_write_price is None else written * cache_write_price
+    )
     return (
         (input_tokens - cached - written) * input_price
         + cached * cached_price
-        + written * write_price
+        + writes
         + output_tokens * output_price
     )
 

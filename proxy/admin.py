@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from billing.models import ModelPrice
 from proxy.models import Deployment, ModelRoute, Provider, kind_choices
 
 
@@ -50,3 +51,17 @@ class ModelRouteAdmin(admin.ModelAdmin):
 class DeploymentAdmin(admin.ModelAdmin):
     list_display = ["model_route", "provider", "upstream_model", "priority", "weight"]
     list_filter = ["provider"]
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """A model's dated prices (billing.prices), next to its route: each is in force from
+    its time on, and past usage keeps the cost it had when it was made."""
+
+    list_display = [
+        "model", "effective_from", "input_price", "output_price", "cached_input_price",
+        "cache_write_price", "note",
+    ]  # fmt: skip
+    list_filter = ["model"]
+    search_fields = ["model"]
+    ordering = ["model", "-effective_from"]

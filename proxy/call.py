@@ -11,7 +11,6 @@ import httpx
 from accounts.money import PICO_PER_USD
 from billing.holds import Hold
 from billing.models import UsageStatus
-from billing.usage import cost_pico
 from billing.usage_checks import cost_sane, counts_sane
 from proxy.auth import KeyInfo
 from proxy.limits import Ticket
@@ -34,6 +33,8 @@ class Call:
     body: dict
     client_headers: dict[bytes, bytes] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    # POSIX time of the call's start: the call is priced by the prices in force then.
+    started_at: float = field(default_factory=time.time)
     # The canonical form, parsed on the first deployment that needs a translation: a
     # native call never reads more of the body than model and stream.
     canonical: ChatRequest | None = None
@@ -70,18 +71,7 @@ class Call:
         """What the client is shown and charged: from the counts made sane first, so that
         no figure an upstream reports prices a call below zero (billing.usage_checks)."""
         (i, o, c, w), _ = counts_sane(usage.input, usage.output, usage.cached, usage.cache_write)
-        pico = cost_sane(
-            cost_pico(
-                input_tokens=i,
-                output_tokens=o,
-                cached_tokens=c,
-                cache_write_tokens=w,
-                input_price=self.model.input_price,
-                output_price=self.model.output_price,
-                cached_input_price=self.model.cached_input_price,
-                cache_write_price=self.model.cache_write_price,
-            )
-        )
+        pico = cost_sane(self.model.price_at(self.started_at).cost(i, o, c, w))
         return Cost(pico, float(Decimal(pico) / PICO_PER_USD))
 
 

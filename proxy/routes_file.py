@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import yaml
 from django.db import transaction
 from django.utils import timezone
 
+from billing.prices import PriceChange, model_price_set
 from proxy import crypto
 from proxy.models import Deployment, ModelRoute, Provider
 from proxy.translate.providers import KINDS
@@ -25,12 +27,15 @@ class Summary:
     models_created: int = 0
     models_updated: int = 0
     deployments: int = 0
+    prices_created: int = 0
+    prices_updated: int = 0
 
     def __str__(self) -> str:
         return (
             f"providers: {self.providers_created} created, {self.providers_updated} updated; "
             f"models: {self.models_created} created, {self.models_updated} updated; "
-            f"deployments: {self.deployments}"
+            f"deployments: {self.deployments}; "
+            f"dated prices: {self.prices_created} created, {self.prices_updated} updated"
         )
 
 
@@ -140,6 +145,10 @@ def apply(data: dict) -> Summary:
             route.updated_at = timezone.now()
             route.save()
             summary.models_updated += 1
+        for change in dated_prices(raw.get("prices"), name, where):
+            outcome = model_price_set(change=change, note="routes file")
+            summary.prices_created += outcome == "created"
+            summary.prices_updated += outcome == "updated"
         deployments = raw.get("deployments") or []
         if not isinstance(deployments, list) or not deployments:
             raise RoutesFileError(f"{where}: 'deployments' must list at least one deployment.")
@@ -167,6 +176,57 @@ def apply(data: dict) -> Summary:
             summary.deployments += 1
         Deployment.objects.filter(model_route=route).exclude(pk__in=keep).delete()
     return summary
+
+
+def dated_prices(entries: object, model: str, where: str) -> list[PriceChange]:
+    """The model's optional `prices:` list: each `{from: YYYY-MM-DD[THH:MM], input, output,
+    cached_input?, cache_write?}` (USD per million tokens; times UTC), its price from then."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise RoutesFileError(f"{where}.prices must be a list of {{from, input, output}} entries.")
+    out = []
+    for k, entry in enumerate(entries):
+        pwhere = f"{where}.prices[{k}]"
+        if not isinstance(entry, dict):
+            raise RoutesFileError(f"{pwhere} must be a mapping with from, input and output.")
+        for name in ("input", "output"):
+            if entry.get(name) is None:
+                raise RoutesFileError(f"{pwhere}: '{name}' is required.")
+        out.append(
+            PriceChange(
+                model=model,
+                effective_from=effective_from(_require(entry, "from", pwhere), f"{pwhere}.from"),
+                input_price=price_micros(entry["input"], f"{pwhere}.input"),
+                output_price=price_micros(entry["output"], f"{pwhere}.output"),
+                cached_input_price=_optional_price(entry, "cached_input", pwhere),
+                cache_write_price=_optional_price(entry, "cache_write", pwhere),
+            )
+        )
+    starts = [c.effective_from for c in out]
+    if len(set(starts)) != len(starts):
+        raise RoutesFileError(f"{where}.prices: two entries start at the same time.")
+    return out
+
+
+def effective_from(value: object, where: str) -> datetime:
+    """YYYY-MM-DD or YYYY-MM-DDTHH:MM, in UTC (YAML reads a bare date as a date)."""
+    if isinstance(value, datetime):
+        at = value
+    elif isinstance(value, date):
+        at = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            at = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise RoutesFileError(
+                f"{where}: {value!r} is not a date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)."
+            ) from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _optional_price(entry: dict, name: str, where: str) -> int | None:
+    return None if entry.get(name) is None else price_micros(entry[name], f"{where}.{name}")
 
 
 def load_path(path: str | Path) -> Summary:

@@ -9,6 +9,7 @@ cheap to take on the hot path (no parse beyond what routing did).
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,10 +44,15 @@ def input_estimate(body_size: int) -> int:
     return body_size // 4 + 1
 
 
-def worst_case_pico(model: ModelEntry, input_tokens: int, output_tokens: int) -> int:
-    """Prices are micro-USD per million tokens: one token at price p costs p pico-USD."""
-    input_price = max(model.input_price, model.cache_write_price or 0)
-    return input_tokens * input_price + output_tokens * model.output_price
+def worst_case_pico(
+    model: ModelEntry, input_tokens: int, output_tokens: int, at: float | None = None
+) -> int:
+    """Prices are micro-USD per million tokens: one token at price p costs p pico-USD.
+    At the prices in force now (or at POSIX time `at`); every input token may be of the
+    dearest kind of input (a cache write, where the model's upstreams report them)."""
+    prices = model.price_at(time.time() if at is None else at)
+    dearest = prices.dearest_input(cache_writes=model.cache_writes)
+    return input_tokens * dearest + output_tokens * prices.output
 
 
 @dataclass(frozen=True, slots=True)

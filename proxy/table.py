@@ -6,10 +6,13 @@ once.
 """
 
 import logging
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from billing.prices import price_schedules
+from billing.usage import cost_pico
 from proxy.loading_cache import LoadingCache
 from proxy.models import Deployment
 from proxy.translate.providers import KINDS, Adapter
@@ -39,14 +42,57 @@ class DeploymentEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Prices:
+    """A model's prices, integer micro-USD per million tokens (None: the default rule of
+    billing.usage.cost_pico for cache reads and writes)."""
+
+    input: int
+    output: int
+    cached_input: int | None = None
+    cache_write: int | None = None
+
+    def cost(self, input_tokens: int, output: int, cached: int, written: int) -> int:
+        return cost_pico(
+            input_tokens=input_tokens,
+            output_tokens=output,
+            cached_tokens=cached,
+            cache_write_tokens=written,
+            input_price=self.input,
+            output_price=self.output,
+            cached_input_price=self.cached_input,
+            cache_write_price=self.cache_write,
+        )
+
+    def dearest_input(self, *, cache_writes: bool) -> int:
+        """The most one input token can cost: plain, or written to the cache (at 1.25 ×
+        input when no cache write price is set and an upstream may report writes)."""
+        if self.cache_write is not None:
+            return max(self.input, self.cache_write)
+        return (self.input * 5 + 3) // 4 if cache_writes else self.input
+
+
+@dataclass(frozen=True, slots=True)
 class ModelEntry:
     name: str
-    input_price: int
+    input_price: int  # the route's own prices: in force before its first dated price
     output_price: int
     cached_input_price: int | None
     cache_write_price: int | None
     drop_unsupported: bool
     deployments: tuple[DeploymentEntry, ...]
+    # The price schedule: `prices[i]` is in force from POSIX time `starts[i]` on; the
+    # first entry (from -inf) is the route's own prices, then its ModelPrice rows.
+    starts: tuple[float, ...] = (float("-inf"),)
+    prices: tuple[Prices, ...] = ()
+    # A deployment's kind reports cache writes (Anthropic's); OpenAI-kind usage has none.
+    cache_writes: bool = False
+
+    def price_at(self, at: float) -> Prices:
+        """The prices in force at POSIX time `at`: no database work, so a future-dated
+        price takes effect at its time in every process, without a reload."""
+        if len(self.prices) == 1:
+            return self.prices[0]
+        return self.prices[bisect_right(self.starts, at) - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +124,42 @@ def load() -> RouteTable:
                 Upstream(provider.base_url, provider.api_key, d.upstream_model),
             )
         )
+    dated = price_schedules(models=grouped)
     return RouteTable(
         models={
-            name: ModelEntry(
-                name=name,
-                input_price=routes[name].input_price,
-                output_price=routes[name].output_price,
-                cached_input_price=routes[name].cached_input_price,
-                cache_write_price=routes[name].cache_write_price,
-                drop_unsupported=routes[name].drop_unsupported,
-                deployments=tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
+            name: model_entry(
+                routes[name],
+                tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
+                dated.get(name, ()),
             )
             for name, deps in grouped.items()
         }
+    )
+
+
+def model_entry(route, deployments: tuple[DeploymentEntry, ...], dated=()) -> ModelEntry:
+    """A route with its price schedule: its own prices, then each dated price (billing's
+    ModelPrice rows of its name, oldest first) from its effective time on."""
+    base = Prices(
+        route.input_price, route.output_price, route.cached_input_price, route.cache_write_price
+    )
+    starts, prices = [float("-inf")], [base]
+    for row in dated:
+        starts.append(row.effective_from.timestamp())
+        prices.append(
+            Prices(row.input_price, row.output_price, row.cached_input_price, row.cache_write_price)
+        )
+    return ModelEntry(
+        name=route.name,
+        input_price=route.input_price,
+        output_price=route.output_price,
+        cached_input_price=route.cached_input_price,
+        cache_write_price=route.cache_write_price,
+        drop_unsupported=route.drop_unsupported,
+        deployments=deployments,
+        starts=tuple(starts),
+        prices=tuple(prices),
+        cache_writes=any(d.provider.kind == "anthropic" for d in deployments),
     )
 
 

@@ -15,16 +15,22 @@ def test_cache_reads_and_writes_are_priced_apart_from_plain_input():
     assert cost == 100 * 3_000_000 + 600 * 300_000 + 300 * 3_750_000 + 10 * 15_000_000
 
 
-def test_unset_cache_prices_are_the_input_price():
+def test_unset_cache_read_price_is_the_input_price_and_writes_cost_a_quarter_more():
     plain = cost_pico(
         input_tokens=50, output_tokens=5, cached_tokens=0, input_price=7, output_price=11,
         cached_input_price=None,
     )  # fmt: skip
-    cached = cost_pico(
+    read = cost_pico(
+        input_tokens=50, output_tokens=5, cached_tokens=20, input_price=7, output_price=11,
+        cached_input_price=None,
+    )  # fmt: skip
+    written = cost_pico(
         input_tokens=50, output_tokens=5, cached_tokens=20, cache_write_tokens=20,
         input_price=7, output_price=11, cached_input_price=None, cache_write_price=None,
     )  # fmt: skip
-    assert plain == cached == 50 * 7 + 5 * 11
+    assert plain == read == 50 * 7 + 5 * 11
+    # Anthropic: a cache write is 1.25 × input, floored once over all the writes (exact).
+    assert written == 30 * 7 + 20 * 7 * 5 // 4 + 5 * 11 == plain + 35
 
 
 counts = st.integers(min_value=0, max_value=2**31)

@@ -24,6 +24,7 @@ from billing.usage_checks import LENGTHS, MAX_COST_PICO, MAX_TOKENS, counts_sane
 from proxy import table
 from proxy.call import Call, Outcome
 from proxy.routes_file import apply
+from proxy.table import Prices
 from proxy.translate.canonical import Usage
 from tests.processes import wait_for
 from tests.proxy.conftest import PRICE, make_tenant
@@ -63,13 +64,8 @@ def test_sane_counts_fit_a_record_and_are_flagged_when_capped(i, o, c, w):
     prices=st.tuples(ints, ints, st.none() | ints, st.none() | ints),
 )
 def test_a_price_is_never_below_zero(usage, prices):
-    model = SimpleNamespace(
-        input_price=prices[0],
-        output_price=prices[1],
-        cached_input_price=prices[2],
-        cache_write_price=prices[3],
-    )
-    call = SimpleNamespace(model=model, price=lambda u: Call.price(call, u))
+    model = SimpleNamespace(price_at=lambda at: Prices(*prices))
+    call = SimpleNamespace(model=model, started_at=0.0, price=lambda u: Call.price(call, u))
     cost = Call.price(call, usage)
     assert 0 <= cost.pico <= MAX_COST_PICO and cost.usd >= 0
     outcome = Outcome()
