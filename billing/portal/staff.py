@@ -1,0 +1,269 @@
+"""The admin's billing review, as staff pages: invoices waiting for a decision with their
+reconciliation check, the usage behind each line, the actions (finalize, mark paid, void,
+credit note, credit adjustment) through billing.invoices.review, the audit log, and CSV.
+
+Non-staff get 404, as if the pages did not exist."""
+
+import csv
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.errors import DomainError
+from accounts.money import MAX_USD, format_usd, usd_text, usd_to_pico
+from billing.models import Invoice, LineKind
+from billing.portal import selectors
+from billing.portal.forms import AmountReasonForm, ReviewFilterForm, VoidForm
+
+# Lines with usage records behind them (the others are fees and credits).
+DRILLABLE = (LineKind.USAGE, LineKind.OVERAGE, LineKind.ADJUSTMENT)
+
+
+def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _review():
+    # H2's services; imported late so that the pages load before the module lands.
+    from billing.invoices import review
+
+    return review
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """What a review service raises when it refuses: its `message` is shown as it is."""
+    from billing.invoices.errors import BillingError
+
+    return (DomainError, BillingError)
+
+
+def _filters(request: HttpRequest) -> tuple[ReviewFilterForm, str, str]:
+    form = ReviewFilterForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data["status"], form.cleaned_data["period"]
+    return form, "", ""
+
+
+def check_figures(invoice: Invoice) -> list[tuple[str, str]]:
+    """The check's figures for people: pico strings as dollars, lists of sentences joined,
+    anything else as it is."""
+    out = []
+    for name, value in (invoice.check_details or {}).items():
+        label = name.removesuffix("_pico").replace("_", " ")
+        if isinstance(value, list):
+            text = " ".join(str(v) for v in value)
+        else:
+            try:
+                text = format_usd(int(value))
+            except (TypeError, ValueError):
+                text = str(value)
+        out.append((label, text))
+    return out
+
+
+@staff_view
+def review_list(request: HttpRequest) -> HttpResponse:
+    form, status, period = _filters(request)
+    invoices = selectors.invoices_for_review(status=status, period=period)
+    page = Paginator(invoices, selectors.REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(invoice, check_figures(invoice)) for invoice in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
+    return render(request, "billing/staff/review_list.html", context)
+
+
+@staff_view
+def review_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    context = {
+        "invoice": invoice,
+        "figures": check_figures(invoice),
+        "drillable": DRILLABLE,
+        "audit": selectors.audit_of_invoice(invoice=invoice),
+        "open": invoice.status in selectors.REVIEW_STATUSES,
+        "void_form": VoidForm(),
+        "credit_note_form": AmountReasonForm(prefix="note"),
+        "credits_form": AmountReasonForm(prefix="credits"),
+        "balance": invoice.organization.credit_balance_pico,
+    }
+    return render(request, "billing/staff/review_invoice.html", context)
+
+
+@staff_view
+def line_usage(request: HttpRequest, invoice_id: int, line_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    line = selectors.line_for_staff(invoice=invoice, line_id=line_id)
+    usage = selectors.line_usage(invoice=invoice, line=line, cursor=request.GET.get("after", ""))
+    context = {"invoice": invoice, "line": line, "usage": usage}
+    return render(request, "billing/staff/line_usage.html", context)
+
+
+@staff_view
+def audit_log(request: HttpRequest) -> HttpResponse:
+    page = selectors.audit_page(page=request.GET.get("page"))
+    return render(request, "billing/staff/audit.html", {"page": page})
+
+
+# --- actions: each calls one review service and shows its refusal as a message ----------
+
+
+def _act(request: HttpRequest, invoice: Invoice, action: Callable[[], object], done: str):
+    try:
+        action()
+    except _refusals() as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect("staff_billing_invoice", invoice_id=invoice.pk)
+
+
+@require_POST
+@staff_view
+def invoice_finalize(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    return _act(
+        request,
+        invoice,
+        lambda: _review().invoice_finalize(invoice=invoice, actor=request.user),
+        "Finalized the invoice.",
+    )
+
+
+@require_POST
+@staff_view
+def invoice_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    return _act(
+        request,
+        invoice,
+        lambda: _review().invoice_mark_paid(invoice=invoice, actor=request.user, via="manual"),
+        "Marked the invoice paid.",
+    )
+
+
+@require_POST
+@staff_view
+def invoice_void(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    form = VoidForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the invoice is voided, for the audit log, then void.")
+        return redirect("staff_billing_invoice", invoice_id=invoice.pk)
+    reason = form.cleaned_data["reason"]
+    return _act(
+        request,
+        invoice,
+        lambda: _review().invoice_void(invoice=invoice, actor=request.user, reason=reason),
+        "Voided the invoice; any credit it consumed is given back.",
+    )
+
+
+def _amount_and_reason(request: HttpRequest, prefix: str) -> tuple[int, str] | None:
+    form = AmountReasonForm(request.POST, prefix=prefix)
+    if not form.is_valid():
+        messages.error(request, "Give an amount in USD and a reason, then try again.")
+        return None
+    amount = form.cleaned_data["amount_usd"]
+    if abs(amount) > MAX_USD:
+        messages.error(request, f"Give an amount of at most USD {MAX_USD:,}.")
+        return None
+    return usd_to_pico(amount), form.cleaned_data["reason"]
+
+
+@require_POST
+@staff_view
+def invoice_credit_note(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    given = _amount_and_reason(request, "note")
+    if given is None:
+        return redirect("staff_billing_invoice", invoice_id=invoice.pk)
+    amount, reason = given
+    return _act(
+        request,
+        invoice,
+        lambda: _review().credit_note_issue(
+            invoice=invoice, actor=request.user, amount_pico=amount, reason=reason
+        ),
+        f"Issued a credit note of {format_usd(amount)}; it goes on the next invoice.",
+    )
+
+
+@require_POST
+@staff_view
+def credits_adjust(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Adjusts the credit of the invoice's organization (the form sits on the invoice)."""
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    given = _amount_and_reason(request, "credits")
+    if given is None:
+        return redirect("staff_billing_invoice", invoice_id=invoice.pk)
+    amount, reason = given
+    return _act(
+        request,
+        invoice,
+        lambda: _review().credits_adjust(
+            organization=invoice.organization,
+            actor=request.user,
+            amount_pico=amount,
+            reason=reason,
+        ),
+        f"Adjusted {invoice.organization.name}'s credit by {format_usd(amount)}.",
+    )
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def _csv_response(name: str) -> tuple[HttpResponse, object]:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response, csv.writer(response)
+
+
+def _when(moment) -> str:
+    return moment.isoformat() if moment else ""
+
+
+@staff_view
+def invoices_csv(request: HttpRequest) -> HttpResponse:
+    """The listed invoices (same filters as the page); money as exact USD strings."""
+    _, status, period = _filters(request)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response, out = _csv_response(f"invoices-{stamp}.csv")
+    out.writerow(["id", "number", "organization", "period", "plan", "status", "total_usd",
+                  "paid_from_credit_usd", "amount_due_usd", "check_status", "finalized_at",
+                  "paid_at", "voided_at", "void_reason"])  # fmt: skip
+    for inv in selectors.invoices_for_review(status=status, period=period).iterator():
+        out.writerow([inv.pk, inv.number or "", inv.organization.slug, inv.period, inv.plan,
+                      inv.status, usd_text(inv.total_pico), usd_text(inv.paid_from_credit_pico),
+                      usd_text(inv.amount_due_pico), inv.check_status, _when(inv.finalized_at),
+                      _when(inv.paid_at), _when(inv.voided_at), inv.void_reason])  # fmt: skip
+    return response
+
+
+@staff_view
+def invoice_lines_csv(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id=invoice_id)
+    name = invoice.number or f"{invoice.organization.slug}-{invoice.period}-draft"
+    response, out = _csv_response(f"invoice-{name}-lines.csv")
+    out.writerow(["invoice_id", "number", "organization", "period", "position", "kind",
+                  "description", "model", "quantity", "amount_usd", "covers_period"])  # fmt: skip
+    for line in invoice.lines.all():
+        out.writerow([invoice.pk, invoice.number or "", invoice.organization.slug,
+                      invoice.period, line.position, line.kind, line.description, line.model,
+                      line.quantity, usd_text(line.amount_pico), line.covers_period])  # fmt: skip
+    return response
