@@ -19,3 +19,29 @@ def alerts_check() -> None:
 @shared_task
 def alert_email_send(alert_id: int) -> None:
     alerts.alert_email_send(alert_id=alert_id)
+
+
+@shared_task
+def usage_rollup() -> int:
+    """Every BILLING_ROLLUP_EVERY_S (60 s): recomputes the days the usage writer marked."""
+    from billing.rollups import rollups_refresh
+
+    return rollups_refresh()
+
+
+@shared_task
+def invoices_reconcile() -> int:
+    """Every BILLING_RECONCILE_EVERY_S (5 min): the invoices of the previous and the
+    current period. Run twice at once, both runs reach the same invoices."""
+    from billing.invoices.reconcile import reconcile
+
+    return len(reconcile())
+
+
+@shared_task
+def periods_close() -> int:
+    """Every BILLING_CLOSE_EVERY_S (5 min): the drafts of periods closed for the grace go
+    to in_review, after a last refresh."""
+    from billing.invoices.reconcile import periods_close as close
+
+    return len(close())

@@ -1,0 +1,50 @@
+"""The reconciliation check of an invoice: its usage lines against the rollups, the raw
+usage records and, for prepaid usage, the ledger's usage debits of the period. Stored on
+the invoice (check_status, check_details) and shown on the review pages."""
+
+from dataclasses import dataclass
+
+from billing.models import CheckStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    lines_usage: int  # Σ usage lines
+    rollups: int  # Σ rollup cost of the period
+    raw: int  # Σ cost of the period's usage records
+    rollups_debited: int  # Σ rollup debited_pico
+    raw_debited: int  # Σ cost of the records a usage debit paid
+    ledger: int  # −Σ the ledger's usage debits of the period
+    total: int  # the invoice's total
+    lines_sum: int  # Σ every line
+
+
+def check_run(figures: Figures) -> tuple[str, dict]:
+    """(status, details): ok when every pair agrees to the pico; details hold each
+    figure as a pico string and, on a mismatch, a sentence per disagreement."""
+    f = figures
+    problems = []
+    if not f.lines_usage == f.rollups == f.raw:
+        problems.append(
+            f"The usage lines ({f.lines_usage}), the rollups ({f.rollups}) and the raw usage "
+            f"records ({f.raw}) do not agree; run `manage.py reconcile` for this period."
+        )
+    if not f.rollups_debited == f.raw_debited == f.ledger:
+        problems.append(
+            f"The prepaid usage in the rollups ({f.rollups_debited}), in the records "
+            f"({f.raw_debited}) and the ledger's usage debits ({f.ledger}) do not agree."
+        )
+    if f.total != f.lines_sum:
+        problems.append(f"The total ({f.total}) is not the sum of the lines ({f.lines_sum}).")
+    details = {
+        "lines_usage_pico": str(f.lines_usage),
+        "rollups_pico": str(f.rollups),
+        "raw_pico": str(f.raw),
+        "rollups_debited_pico": str(f.rollups_debited),
+        "raw_debited_pico": str(f.raw_debited),
+        "ledger_pico": str(f.ledger),
+        "total_pico": str(f.total),
+        "lines_sum_pico": str(f.lines_sum),
+        "problems": problems,
+    }
+    return (CheckStatus.MISMATCH if problems else CheckStatus.OK), details
