@@ -145,6 +145,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Low balance and spend spikes (billing.alerts); idempotent, so a missed or doubled
     # run changes nothing.
     "billing-alerts": {"task": "billing.tasks.alerts_check", "schedule": 60.0},
+    # Rollups and invoices (billing/rollups.py, billing/invoices/reconcile.py): every task
+    # recomputes absolute figures under unique constraints, so a doubled or missed run
+    # changes nothing. The intervals are settings so that a test's beat runs in seconds.
+    "billing-usage-rollup": {
+        "task": "billing.tasks.usage_rollup",
+        "schedule": env.float("BILLING_ROLLUP_EVERY_S", default=60.0),
+    },
+    "billing-invoices-reconcile": {
+        "task": "billing.tasks.invoices_reconcile",
+        "schedule": env.float("BILLING_RECONCILE_EVERY_S", default=300.0),
+    },
+    "billing-periods-close": {
+        "task": "billing.tasks.periods_close",
+        "schedule": env.float("BILLING_CLOSE_EVERY_S", default=300.0),
+    },
 }
 
 # --- Auth (django-allauth: sign-up, verification, login throttling, password reset) -----
