@@ -64,6 +64,8 @@ def check_figures(invoice: Invoice) -> list[tuple[str, str]]:
     out = []
     for name, value in (invoice.check_details or {}).items():
         label = name.removesuffix("_pico").replace("_", " ")
+        if isinstance(value, dict):
+            continue  # the check's own bookkeeping, not a figure
         if isinstance(value, list):
             text = " ".join(str(v) for v in value)
         else:

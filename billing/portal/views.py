@@ -6,7 +6,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.errors import DomainError, NotAllowed
@@ -75,22 +74,27 @@ def billing_plan(request: HttpRequest, membership: Membership) -> HttpResponse:
         messages.error(request, "Pick one of the listed plans, then change again.")
         return redirect("billing", slug=org.slug)
     plan = form.cleaned_data["plan"]
-    now = timezone.now()
-    current = plans.plan_in_force(organization_id=org.pk, at=now)
-    upgrade = plan.monthly_fee_pico > current.monthly_fee_pico
     try:
-        plans.plan_set(organization=org, plan=plan, now=upgrade, actor=request.user)
+        change = plans.plan_set(
+            organization=org, plan=plan, upgrade_at_once=True, actor=request.user
+        )
     except NotAllowed:
         raise
     except DomainError as exc:
         messages.error(request, exc.message)
+        return redirect("billing", slug=org.slug)
+    if change is None:
+        messages.info(request, f"You stay on {plan.name}; nothing else is scheduled.")
+    elif change.prorated:
+        messages.success(
+            request, f"You are on {plan.name} from now; this month's invoice prorates it."
+        )
     else:
-        if upgrade:
-            messages.success(
-                request, f"You are on {plan.name} from now; this month's invoice prorates it."
-            )
-        else:
-            messages.success(request, f"You move to {plan.name} at the start of next month.")
+        messages.success(
+            request,
+            f"You move to {plan.name} on {change.effective_at:%Y-%m-%d} (UTC), "
+            "the start of the next period.",
+        )
     return redirect("billing", slug=org.slug)
 
 
