@@ -1,5 +1,6 @@
-"""ASGI lifespan: load ROUTES_FILE and start the usage writer at start; at shutdown, end
-the calls still open so that each records what it consumed, then write all usage.
+"""ASGI lifespan: load ROUTES_FILE and PLANS_FILE and start the usage writer at start; at
+shutdown, end the calls still open so that each records what it consumed, then write all
+usage.
 
 uvicorn runs the lifespan shutdown after its graceful timeout, once it has cancelled its
 own connection tasks; the consumers' serving tasks are still running then (proxy.inflight)."""
@@ -24,6 +25,11 @@ async def startup() -> None:
 
         summary = await database_sync_to_async(load_path)(settings.ROUTES_FILE)
         log.info("Loaded %s: %s", settings.ROUTES_FILE, summary)
+    if settings.PLANS_FILE:
+        from billing.plans import plans_load_path
+
+        summary = await database_sync_to_async(plans_load_path)(path=settings.PLANS_FILE)
+        log.info("Loaded %s: %s", settings.PLANS_FILE, summary)
 
 
 async def shutdown() -> None:
