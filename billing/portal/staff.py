@@ -5,6 +5,7 @@ credit note, credit adjustment) through billing.invoices.review, the audit log, 
 Non-staff get 404, as if the pages did not exist."""
 
 import csv
+import uuid
 from collections.abc import Callable
 from functools import wraps
 
@@ -18,6 +19,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.errors import DomainError
 from accounts.money import MAX_USD, format_usd, usd_text, usd_to_pico
+from billing.invoices import review
+from billing.invoices.errors import BillingError
 from billing.models import Invoice, LineKind
 from billing.portal import selectors
 from billing.portal.forms import AmountReasonForm, ReviewFilterForm, VoidForm
@@ -35,20 +38,6 @@ def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def _review():
-    # H2's services; imported late so that the pages load before the module lands.
-    from billing.invoices import review
-
-    return review
-
-
-def _refusals() -> tuple[type[Exception], ...]:
-    """What a review service raises when it refuses: its `message` is shown as it is."""
-    from billing.invoices.errors import BillingError
-
-    return (DomainError, BillingError)
 
 
 def _filters(request: HttpRequest) -> tuple[ReviewFilterForm, str, str]:
@@ -102,6 +91,8 @@ def review_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "credit_note_form": AmountReasonForm(prefix="note"),
         "credits_form": AmountReasonForm(prefix="credits"),
         "balance": invoice.organization.credit_balance_pico,
+        # A fresh token per form shown: a resubmitted adjustment is applied once.
+        "credits_token": uuid.uuid4().hex,
     }
     return render(request, "billing/staff/review_invoice.html", context)
 
@@ -127,7 +118,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def _act(request: HttpRequest, invoice: Invoice, action: Callable[[], object], done: str):
     try:
         action()
-    except _refusals() as exc:
+    except (DomainError, BillingError) as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, done)
@@ -141,7 +132,7 @@ def invoice_finalize(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return _act(
         request,
         invoice,
-        lambda: _review().invoice_finalize(invoice=invoice, actor=request.user),
+        lambda: review.invoice_finalize(invoice=invoice, actor=request.user),
         "Finalized the invoice.",
     )
 
@@ -153,7 +144,7 @@ def invoice_mark_paid(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return _act(
         request,
         invoice,
-        lambda: _review().invoice_mark_paid(invoice=invoice, actor=request.user, via="manual"),
+        lambda: review.invoice_mark_paid(invoice=invoice, actor=request.user, via="manual"),
         "Marked the invoice paid.",
     )
 
@@ -170,7 +161,7 @@ def invoice_void(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return _act(
         request,
         invoice,
-        lambda: _review().invoice_void(invoice=invoice, actor=request.user, reason=reason),
+        lambda: review.invoice_void(invoice=invoice, actor=request.user, reason=reason),
         "Voided the invoice; any credit it consumed is given back.",
     )
 
@@ -198,7 +189,7 @@ def invoice_credit_note(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return _act(
         request,
         invoice,
-        lambda: _review().credit_note_issue(
+        lambda: review.credit_note_issue(
             invoice=invoice, actor=request.user, amount_pico=amount, reason=reason
         ),
         f"Issued a credit note of {format_usd(amount)}; it goes on the next invoice.",
@@ -214,14 +205,16 @@ def credits_adjust(request: HttpRequest, invoice_id: int) -> HttpResponse:
     if given is None:
         return redirect("staff_billing_invoice", invoice_id=invoice.pk)
     amount, reason = given
+    token = request.POST.get("idempotency_key", "")[:64]
     return _act(
         request,
         invoice,
-        lambda: _review().credits_adjust(
+        lambda: review.credits_adjust(
             organization=invoice.organization,
             actor=request.user,
             amount_pico=amount,
             reason=reason,
+            idempotency_key=token,
         ),
         f"Adjusted {invoice.organization.name}'s credit by {format_usd(amount)}.",
     )

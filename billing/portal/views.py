@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from accounts.errors import DomainError, NotAllowed
@@ -35,8 +34,6 @@ def billing_page(request: HttpRequest, membership: Membership) -> HttpResponse:
         "card_saved": bool(profile and profile.default_payment_method),
         "autoreload": _autoreload_values(profile),
         "stripe_on": billing_stripe.enabled(),
-        "topup_url": _url_or_none("billing_topup", org.slug),
-        "autoreload_url": _url_or_none("billing_autoreload", org.slug),
     }
     return render(request, "billing/billing.html", context)
 
@@ -50,15 +47,6 @@ def _autoreload_values(profile: BillingProfile | None) -> dict[str, str]:
         "target": usd_text(profile.autoreload_target_pico),
         "monthly_max": usd_text(profile.autoreload_monthly_max_pico),
     }
-
-
-def _url_or_none(name: str, slug: str) -> str | None:
-    """The Stripe forms post to billing.stripe's views; without them the form is left out
-    rather than the page failing."""
-    try:
-        return reverse(name, kwargs={"slug": slug})
-    except NoReverseMatch:
-        return None
 
 
 @require_POST
