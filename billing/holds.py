@@ -5,7 +5,10 @@ The pots a request draws on (`pots_for`):
 - the organization's credit: what is available is the balance less what requests in
   flight hold and what finished requests cost that the ledger has not debited yet;
 - the key's budget for its period (total, or the UTC day, week from Monday, month);
-- the organization's monthly spend cap.
+- the organization's monthly spend cap;
+- a capped flat plan's included usage for the month (PLAN_CAP: the 402 `plan_cap`).
+A flat plan's usage is invoiced, not paid from credit: its requests hold nothing against
+credit (`prepaid=False`).
 `reserve()` holds `amount` in all of them or in none (NotEnough names the pot that is
 short); `settle()` replaces the hold by the exact cost. So the sum of what is held never
 exceeds what is available, whatever the number of processes.
@@ -34,13 +37,14 @@ log = logging.getLogger(__name__)
 CREDIT = "credit"
 KEY_BUDGET = "key_budget"
 ORG_CAP = "org_cap"
+PLAN_CAP = "plan_cap"
 
 
 @dataclass(frozen=True, slots=True)
 class Pot:
     """One thing a request's cost is held against."""
 
-    kind: str  # CREDIT, KEY_BUDGET or ORG_CAP
+    kind: str  # CREDIT, KEY_BUDGET, ORG_CAP or PLAN_CAP
     subject_id: int  # the organization's id (credit, cap) or the key's (budget)
     period: str = spend_counters.TOTAL  # a spend_counters period id
     limit: int | None = None  # pico-USD, for budgets and caps
@@ -71,6 +75,7 @@ class Pot:
                     or 0
                 )
             return spend_counters.spent(spend_counters.key_subject(self.subject_id), self.period)
+        # ORG_CAP and PLAN_CAP: what the organization spent in the month so far.
         return spend_counters.spent(spend_counters.org_subject(self.subject_id), self.period)
 
 
@@ -98,8 +103,12 @@ def pots_for(
     budget_period: str,
     monthly_cap_pico: int | None,
     now: datetime,
+    prepaid: bool = True,
+    plan_cap_pico: int | None = None,
 ) -> tuple[Pot, ...]:
-    pots = [Pot(CREDIT, organization_id)]
+    """The pots of one request: credit when its plan is prepaid, the key's budget, the
+    organization's cap, and a capped plan's included usage (`plan_cap_pico`)."""
+    pots = [Pot(CREDIT, organization_id)] if prepaid else []
     if budget_pico is not None:
         pots.append(
             Pot(
@@ -118,6 +127,17 @@ def pots_for(
                 organization_id,
                 spend_counters.period_id("month", now),
                 monthly_cap_pico,
+                "month",
+                spend_counters.resets_at("month", now),
+            )
+        )
+    if plan_cap_pico is not None:
+        pots.append(
+            Pot(
+                PLAN_CAP,
+                organization_id,
+                spend_counters.period_id("month", now),
+                plan_cap_pico,
                 "month",
                 spend_counters.resets_at("month", now),
             )

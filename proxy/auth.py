@@ -1,6 +1,6 @@
-"""Key → (organization, limits, allowed models), from a short-lived in-process cache.
+"""Key → (organization, limits, allowed models, plan), from a short-lived in-process cache.
 
-A cold key costs one database read; a hot one none (proxy.loading_cache reloads it in
+A cold key costs two database reads (the key, its organization's plan); a hot one none (proxy.loading_cache reloads it in
 the background). The TTL bounds how long a revoked key keeps working in any process
 (the contract allows 2 s).
 """
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import keys
 from accounts.models import APIKey
+from billing.plans import BUILTIN, Terms, plan_in_force
 from proxy.loading_cache import LoadingCache
 from proxy.translate.errors import ProxyError, unauthorized
 
@@ -40,6 +41,9 @@ class KeyInfo:
     org_rpm_limit: int | None = None
     org_tpm_limit: int | None = None
     org_monthly_cap_pico: int | None = None
+    # The organization's plan in force when the key was loaded (billing.plans): whether
+    # its usage is paid from credit, and whether it stops at the included usage.
+    plan: Terms = BUILTIN
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -72,6 +76,7 @@ def _load(digest: str) -> KeyInfo | None:
         org_rpm_limit=org.rpm_limit,
         org_tpm_limit=org.tpm_limit,
         org_monthly_cap_pico=org.monthly_cap_pico,
+        plan=plan_in_force(organization_id=key.organization_id, at=now),
     )
 
 

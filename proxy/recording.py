@@ -45,6 +45,7 @@ async def record_call(call: Call, outcome: Outcome) -> None:
             attempts=max(outcome.attempts, 1),
             error=outcome.error[:300],
             code=outcome.code,
+            prepaid=call.key.plan.prepaid,  # a flat plan's usage is invoiced, not debited
         ),
         call.hold,
     )
@@ -76,5 +77,6 @@ async def record_refusal(
             attempts=0,
             error=err.message[:300],
             code=err.code or "",
+            prepaid=key.plan.prepaid,
         )
     )

@@ -1,5 +1,6 @@
 """What a request may cost at most, held before it is relayed; the contract's 402 when
-its organization's credit, its key's budget or its organization's cap cannot hold it.
+its organization's credit, its key's budget, its organization's cap or its capped plan's
+included usage cannot hold it.
 
 The worst case is the input estimate at the input price plus the most output the request
 allows (max_tokens and its cousins, else PROXY_DEFAULT_MAX_OUTPUT_TOKENS) at the output
@@ -74,8 +75,10 @@ def worst_case(model: ModelEntry, endpoint: str, body: dict, body_size: int) -> 
     return WorstCase(estimate, output, worst_case_pico(model, estimate, output))
 
 
-async def reserve(key: KeyInfo, worst: WorstCase) -> holds.Hold:
-    """Holds the worst case against every pot of the key; the contract's 402 if one is short."""
+async def reserve(key: KeyInfo, worst: WorstCase) -> holds.Hold | None:
+    """Holds the worst case against every pot of the key; the contract's 402 if one is
+    short. None when nothing applies (a flat plan's usage, invoiced, with no budget)."""
+    plan = key.plan
     pots = holds.pots_for(
         organization_id=key.organization_id,
         key_id=key.key_id,
@@ -83,7 +86,11 @@ async def reserve(key: KeyInfo, worst: WorstCase) -> holds.Hold:
         budget_period=key.budget_period,
         monthly_cap_pico=key.org_monthly_cap_pico,
         now=timezone.now(),
+        prepaid=plan.prepaid,
+        plan_cap_pico=plan.included_pico if plan.capped else None,
     )
+    if not pots:
+        return None
     try:
         return await holds.reserve(pots, worst.pico)
     except holds.NotEnough as short:
@@ -133,6 +140,16 @@ def refusal(short: holds.NotEnough, output_tokens: int) -> ProxyError:
             f"{format_usd(short.left)} left). {resets}",
             type="insufficient_quota",
             code="key_budget_exceeded",
+        )
+    if pot.kind == holds.PLAN_CAP:
+        return ProxyError(
+            402,
+            f"Your organization's plan includes {format_usd(pot.limit)} of usage a month and "
+            f"stops there: this request may cost up to {needed} and {format_usd(short.left)} "
+            f"is left. It resets at {_when(pot.resets_at)}; to go on now, upgrade the plan "
+            "in the portal (Billing), or wait.",
+            type="insufficient_quota",
+            code="plan_cap",
         )
     return ProxyError(
         402,
