@@ -78,7 +78,8 @@ def _take_marks(n: int) -> list[tuple[int, date]]:
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {dirty} WHERE id IN (SELECT id FROM {dirty} ORDER BY id LIMIT %s{lock}) "
+            f"DELETE FROM {dirty} WHERE id IN (SELECT id FROM {dirty} "
+            f"ORDER BY organization_id, day LIMIT %s{lock}) "
             "RETURNING organization_id, day",
             [n],
         )
@@ -93,46 +94,55 @@ def _as_date(value) -> date:
 def _recompute(pairs: Sequence[tuple[int, date]]) -> None:
     """The rollup rows of these (organization, day) pairs become exactly the GROUP BY of
     their records: the old rows go, the new ones are upserted with absolute values (a
-    concurrent twin's rows are overwritten with the same figures, never added to)."""
+    concurrent twin's rows are overwritten with the same figures, never added to).
+
+    Each organization's days are taken as one range, first to last marked day, read in
+    one index range scan: a day in between that was not marked is recomputed too, which
+    changes nothing (absolute values), and is far cheaper than one probe per day."""
     usage, rollup, _ = _tables()
-    pairs = sorted(pairs)
+    spans: dict[int, list[date]] = {}
+    for org, day in pairs:
+        lo, hi = spans.setdefault(org, [day, day])
+        spans[org] = [min(lo, day), max(hi, day)]
+    orgs = sorted(spans)
+    los = [spans[o][0] for o in orgs]
+    his = [spans[o][1] for o in orgs]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            orgs = [p[0] for p in pairs]
-            days = [p[1] for p in pairs]
-            pick = "WITH d(org, day) AS (SELECT * FROM unnest(%s::bigint[], %s::date[])) "
+            pick = "WITH d(org, lo, hi) AS (SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[])) "
             cursor.execute(
                 pick + f"DELETE FROM {rollup} r USING d "
-                "WHERE r.organization_id = d.org AND r.day = d.day",
-                [orgs, days],
+                "WHERE r.organization_id = d.org AND r.day >= d.lo AND r.day <= d.hi",
+                [orgs, los, his],
             )
+            day = "(u.created_at AT TIME ZONE 'UTC')::date"
             cursor.execute(
                 pick + f"INSERT INTO {rollup} ({_COLUMNS}) "
-                f"SELECT u.organization_id, d.day, COALESCE(u.api_key_id, 0), u.model, {_SUMS} "
+                f"SELECT u.organization_id, {day}, COALESCE(u.api_key_id, 0), u.model, {_SUMS} "
                 f"FROM d JOIN {usage} u ON u.organization_id = d.org "
-                "AND u.created_at >= (d.day::timestamp AT TIME ZONE 'UTC') "
-                "AND u.created_at < ((d.day + 1)::timestamp AT TIME ZONE 'UTC') "
-                "GROUP BY u.organization_id, d.day, COALESCE(u.api_key_id, 0), u.model "
+                "AND u.created_at >= (d.lo::timestamp AT TIME ZONE 'UTC') "
+                "AND u.created_at < ((d.hi + 1)::timestamp AT TIME ZONE 'UTC') "
+                f"GROUP BY u.organization_id, {day}, COALESCE(u.api_key_id, 0), u.model "
                 f"ON CONFLICT (organization_id, day, key_id, model) DO UPDATE SET {_UPDATE}",
-                [orgs, days],
+                [orgs, los, his],
             )
             return
-        # SQLite: one writer at a time, so a pair at a time is as safe and still one
-        # statement each way. Datetimes are stored as UTC text, which compares in order.
-        for org, day in pairs:
-            start = day.isoformat()
-            end = (day + timedelta(days=1)).isoformat()
+        # SQLite: one writer at a time, so an organization at a time is as safe. Datetimes
+        # are stored as UTC text ("YYYY-MM-DD HH:MM:SS…"), which compares in order.
+        for org, lo, hi in zip(orgs, los, his, strict=True):
+            end = (hi + timedelta(days=1)).isoformat()
             cursor.execute(
-                f"DELETE FROM {rollup} WHERE organization_id = %s AND day = %s", [org, start]
+                f"DELETE FROM {rollup} WHERE organization_id = %s AND day >= %s AND day <= %s",
+                [org, lo.isoformat(), hi.isoformat()],
             )
             cursor.execute(
                 f"INSERT INTO {rollup} ({_COLUMNS}) "
-                f"SELECT u.organization_id, %s, COALESCE(u.api_key_id, 0), u.model, {_SUMS} "
-                f"FROM {usage} u WHERE u.organization_id = %s "
+                f"SELECT u.organization_id, date(u.created_at), COALESCE(u.api_key_id, 0), "
+                f"u.model, {_SUMS} FROM {usage} u WHERE u.organization_id = %s "
                 "AND u.created_at >= %s AND u.created_at < %s "
-                "GROUP BY u.organization_id, COALESCE(u.api_key_id, 0), u.model "
+                "GROUP BY u.organization_id, date(u.created_at), COALESCE(u.api_key_id, 0), u.model "
                 f"ON CONFLICT (organization_id, day, key_id, model) DO UPDATE SET {_UPDATE}",
-                [start, org, start, end],
+                [org, lo.isoformat(), end],
             )
 
 

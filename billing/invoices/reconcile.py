@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -336,21 +336,51 @@ def _write(
             inv.checked_at = now
             inv.updated_at = timezone.now()
         InvoiceLine.objects.bulk_create(rows, batch_size=2000)
-        Invoice.objects.bulk_update(
-            [p.invoice for p in plans],
-            [
-                "total_pico",
-                "paid_from_credit_pico",
-                "plan",
-                "status",
-                "check_status",
-                "check_details",
-                "checked_at",
-                "updated_at",
-            ],
-            batch_size=WRITE_CHUNK,
-        )
+        _update_figures([p.invoice for p in plans])
     return [p.invoice for p in plans]
+
+
+def _update_figures(invoices: list[Invoice]) -> None:
+    """The rewritten figures of these invoices: one UPDATE … FROM unnest on PostgreSQL
+    (the ORM's bulk_update builds a CASE per field and row, 3 s per 1,000 invoices)."""
+    if connection.vendor != "postgresql":
+        for inv in invoices:
+            Invoice.objects.filter(pk=inv.pk).update(**{f: getattr(inv, f) for f in _FIGURES})
+        return
+    table = connection.ops.quote_name(Invoice._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} i SET total_pico = v.total, paid_from_credit_pico = v.paid, "
+            "plan = v.plan, status = v.status, check_status = v.check_status, "
+            "check_details = v.details::jsonb, checked_at = v.checked_at, "
+            "updated_at = v.updated_at FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], "
+            "%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], "
+            "%s::timestamptz[]) AS v(id, total, paid, plan, status, check_status, details, "
+            "checked_at, updated_at) WHERE i.id = v.id",
+            [
+                [i.pk for i in invoices],
+                [i.total_pico for i in invoices],
+                [i.paid_from_credit_pico for i in invoices],
+                [i.plan for i in invoices],
+                [i.status for i in invoices],
+                [i.check_status for i in invoices],
+                [json.dumps(i.check_details) for i in invoices],
+                [i.checked_at for i in invoices],
+                [i.updated_at for i in invoices],
+            ],
+        )
+
+
+_FIGURES = (
+    "total_pico",
+    "paid_from_credit_pico",
+    "plan",
+    "status",
+    "check_status",
+    "check_details",
+    "checked_at",
+    "updated_at",
+)
 
 
 def periods_close(*, now: datetime | None = None) -> list[Invoice]:

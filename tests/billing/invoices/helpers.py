@@ -78,7 +78,9 @@ def flat_plan(name: str, *, fee: int, included: int, overage: str = "bill") -> P
 
 
 def put_on(org: Organization, plan: Plan, at: datetime, *, prorated: bool = False) -> PlanChange:
-    return PlanChange.objects.create(organization=org, plan=plan, effective_at=at, prorated=prorated)
+    return PlanChange.objects.create(
+        organization=org, plan=plan, effective_at=at, prorated=prorated
+    )
 
 
 def raw_rollup() -> dict:
