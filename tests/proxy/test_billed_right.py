@@ -9,6 +9,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from billing.invoices.reconcile import reconcile
 from billing.models import CreditLedgerEntry, ModelPrice, UsageRecord
 from proxy import spend, table
 from tests.processes import wait_for
@@ -48,22 +49,26 @@ def test_a_new_price_applies_from_its_time_and_never_rewrites_past_usage(
     (old,) = records(1)
     assert old.cost_pico == list_cost(old, PRICE["input"], PRICE["output"], PRICE["cached_input"])
     frozen = old.cost_pico
+    assert wait_for(lambda: usage_debited(tenant.org) == frozen)
+    (invoice,) = reconcile(organization=tenant.org)
+    assert invoice.total_pico == frozen
     time.sleep(max(0.0, (switch - timezone.now()).total_seconds()) + 0.05)
     assert chat(asgi_server, tenant.secret).status_code == 200
     old_again, new = records(2)
     assert new.cost_pico == list_cost(new, 3, 7, 3)  # no cached price: input's
     assert new.cost_pico != frozen
     assert (old_again.request_id, old_again.cost_pico) == (old.request_id, frozen)
-    # The ledger's debits are what each request cost when it was made.
-    assert wait_for(
-        lambda: (
-            -sum(
-                e.amount_pico
-                for e in CreditLedgerEntry.objects.filter(organization=tenant.org, kind="usage")
-            )
-            == frozen + new.cost_pico
-        )
-    )
+    # The ledger's debits and the invoice are what each request cost when it was made.
+    assert wait_for(lambda: usage_debited(tenant.org) == frozen + new.cost_pico)
+    (again,) = reconcile(organization=tenant.org)
+    assert again.pk == invoice.pk
+    (line,) = again.lines.filter(kind="usage")
+    assert line.amount_pico == again.total_pico == frozen + new.cost_pico
+
+
+def usage_debited(org) -> int:
+    entries = CreditLedgerEntry.objects.filter(organization=org, kind="usage")
+    return -sum(e.amount_pico for e in entries)
 
 
 def test_a_streamed_call_is_recorded_at_its_exact_nonzero_cost(asgi_server, routes, tenant):
@@ -105,15 +110,7 @@ def test_an_aborted_stream_is_billed_what_it_consumed_not_zero_nor_the_worst_cas
     assert 0 < cut.cost_pico < worst / 10, (cut.cost_pico, worst)
     assert 0 < cut.output_tokens < 100  # what reached the client, not the 4,000 asked for
     # Billed: its cost is in the ledger like any call's.
-    assert wait_for(
-        lambda: (
-            -sum(
-                e.amount_pico
-                for e in CreditLedgerEntry.objects.filter(organization=tenant.org, kind="usage")
-            )
-            == cut.cost_pico
-        )
-    )
+    assert wait_for(lambda: usage_debited(tenant.org) == cut.cost_pico)
 
 
 POSTS = [
