@@ -90,9 +90,14 @@ class ModelEntry:
     def price_at(self, at: float) -> Prices:
         """The prices in force at POSIX time `at`: no database work, so a future-dated
         price takes effect at its time in every process, without a reload."""
-        if len(self.prices) == 1:
-            return self.prices[0]
-        return self.prices[bisect_right(self.starts, at) - 1]
+        prices = self.prices
+        if len(prices) == 1:
+            return prices[0]
+        if not prices:  # an entry made without a schedule: its own prices
+            return Prices(
+                self.input_price, self.output_price, self.cached_input_price, self.cache_write_price
+            )
+        return prices[bisect_right(self.starts, at) - 1]
 
 
 @dataclass(frozen=True, slots=True)
