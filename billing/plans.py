@@ -7,7 +7,7 @@ on the built-in prepaid plan `payg` (the contract's "none: one prepaid plan").""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, Q, Subquery, Value, When
 from django.utils import timezone
 
@@ -169,7 +169,13 @@ def plans_load(*, data: dict) -> PlansSummary:
 
 
 def plans_load_path(*, path: str) -> PlansSummary:
-    return plans_load(data=plans_file.load(path))
+    """Loads a plans file. Web processes starting together may load the same file at once:
+    the one whose insert loses the race to a unique name loads again and finds it done."""
+    data = plans_file.load(path)
+    try:
+        return plans_load(data=data)
+    except IntegrityError:
+        return plans_load(data=data)
 
 
 def plan_set(

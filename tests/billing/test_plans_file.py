@@ -112,3 +112,26 @@ def test_plans_file_is_loaded_when_the_server_starts(transactional_db, tmp_path,
     async_to_sync(lifespan.startup)()
     async_to_sync(lifespan.shutdown)()
     assert set(Plan.objects.values_list("name", flat=True)) == {"payg", "team"}
+
+
+def test_a_load_that_loses_a_race_to_another_process_loads_again(db, tmp_path, monkeypatch):
+    """Two web processes starting together load PLANS_FILE at once: the loser's insert of a
+    name the winner just created raises IntegrityError; it loads again and finds it done."""
+    from django.db import IntegrityError
+
+    from billing import plans
+
+    path = tmp_path / "plans.yaml"
+    path.write_text(CONTRACT)
+    real, calls = plans.plans_load, []
+
+    def racing(*, data):
+        calls.append(1)
+        if len(calls) == 1:
+            real(data=data)  # the other process's load, committed first
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(data=data)
+
+    monkeypatch.setattr(plans, "plans_load", racing)
+    summary = plans.plans_load_path(path=str(path))
+    assert len(calls) == 2 and summary.unchanged == 2
