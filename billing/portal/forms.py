@@ -22,7 +22,7 @@ class ReasonField(forms.CharField):
 
 
 class VoidForm(forms.Form):
-    reason = ReasonField()
+    reason = ReasonField(label="Reason for voiding")
 
 
 class AmountReasonForm(forms.Form):

@@ -5,6 +5,7 @@ credit note, credit adjustment) through billing.invoices.review, the audit log, 
 Non-staff get 404, as if the pages did not exist."""
 
 import csv
+import json
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -47,22 +48,36 @@ def _filters(request: HttpRequest) -> tuple[ReviewFilterForm, str, str]:
     return form, "", ""
 
 
+# The check's figures (billing/invoices/check.py) under names people read.
+FIGURE_LABELS = {
+    "lines_usage": "usage lines",
+    "rollups": "rollups",
+    "raw": "raw usage records",
+    "rollups_debited": "prepaid, in the rollups",
+    "raw_debited": "prepaid, in the records",
+    "ledger": "ledger's usage debits",
+    "total": "total",
+    "lines_sum": "sum of the lines",
+}
+
+
 def check_figures(invoice: Invoice) -> list[tuple[str, str]]:
-    """The check's figures for people: pico strings as dollars, lists of sentences joined,
-    anything else as it is."""
+    """The check's pico figures as dollars, then its problems, if any; its bookkeeping
+    (fingerprints, what was billed) is left out."""
     out = []
-    for name, value in (invoice.check_details or {}).items():
-        label = name.removesuffix("_pico").replace("_", " ")
-        if isinstance(value, dict):
-            continue  # the check's own bookkeeping, not a figure
-        if isinstance(value, list):
-            text = " ".join(str(v) for v in value)
-        else:
-            try:
-                text = format_usd(int(value))
-            except (TypeError, ValueError):
-                text = str(value)
-        out.append((label, text))
+    details = invoice.check_details or {}
+    for name, value in details.items():
+        if not name.endswith("_pico"):
+            continue
+        figure = name.removesuffix("_pico")
+        try:
+            text = format_usd(int(value))
+        except (TypeError, ValueError):
+            text = str(value)
+        out.append((FIGURE_LABELS.get(figure, figure.replace("_", " ")), text))
+    problems = details.get("problems") or []
+    if isinstance(problems, list) and problems:
+        out.append(("problems", " ".join(str(p) for p in problems)))
     return out
 
 
@@ -85,7 +100,7 @@ def review_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "invoice": invoice,
         "figures": check_figures(invoice),
         "drillable": DRILLABLE,
-        "audit": selectors.audit_of_invoice(invoice=invoice),
+        "audit": _shown(selectors.audit_of_invoice(invoice=invoice)),
         "open": invoice.status in selectors.REVIEW_STATUSES,
         "void_form": VoidForm(),
         "credit_note_form": AmountReasonForm(prefix="note"),
@@ -109,7 +124,17 @@ def line_usage(request: HttpRequest, invoice_id: int, line_id: int) -> HttpRespo
 @staff_view
 def audit_log(request: HttpRequest) -> HttpResponse:
     page = selectors.audit_page(page=request.GET.get("page"))
-    return render(request, "billing/staff/audit.html", {"page": page})
+    context = {"page": page, "entries": _shown(page.object_list)}
+    return render(request, "billing/staff/audit.html", context)
+
+
+def _shown(entries) -> list:
+    """Audit entries with their before and after as JSON text, as they are stored."""
+    out = list(entries)
+    for entry in out:
+        entry.before_text = "" if entry.before is None else json.dumps(entry.before)
+        entry.after_text = "" if entry.after is None else json.dumps(entry.after)
+    return out
 
 
 # --- actions: each calls one review service and shows its refusal as a message ----------

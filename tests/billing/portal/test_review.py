@@ -110,7 +110,7 @@ def test_list_shows_invoices_waiting_with_their_check(staff_client, tenancy, rev
     assert f'id="review-{done.pk}"' not in html  # not waiting for review
     row = html.split(f'id="review-{reviewed.pk}"', 1)[1].split("</tr>", 1)[0]
     assert "Reconciles" in row
-    assert "raw $0.00002" in row  # 3 × 2e-6 + 2 × 7e-6 USD, from check_details
+    assert "raw usage records $0.00002" in row  # 3 × 2e-6 + 2 × 7e-6 USD, from check_details
     other = Invoice.objects.get(organization=tenancy.other_org, period=reviewed.period)
     assert f'id="review-{other.pk}"' in html  # across organizations
 
