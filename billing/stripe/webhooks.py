@@ -58,13 +58,19 @@ def event_receive(*, payload: bytes, signature: str | None) -> str:
     if not signature:
         raise WebhookRefused("The Stripe-Signature header is missing.")
     try:
-        stripe.Webhook.construct_event(payload, signature, secret)
-    except stripe.SignatureVerificationError:
-        raise WebhookRefused("The Stripe signature does not match this payload.") from None
-    except ValueError:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
         raise WebhookRefused("The body is not a Stripe event.") from None
     try:
-        event = json.loads(payload)
+        # What stripe.Webhook.construct_event checks, without its parse, which raises
+        # AttributeError on a signed body that is JSON but not an object.
+        stripe.WebhookSignature.verify_header(
+            text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
+    except stripe.SignatureVerificationError:
+        raise WebhookRefused("The Stripe signature does not match this payload.") from None
+    try:
+        event = json.loads(text)
         event_id, event_type = str(event["id"]), str(event["type"])
         obj = event["data"]["object"]
         if not isinstance(obj, dict):
