@@ -272,7 +272,12 @@ def invoice_open_next(*, organization_id: int, after: str, now: datetime | None 
 
 
 def credit_note_issue(
-    *, invoice: Invoice, actor: User | None, amount_pico: int, reason: str
+    *,
+    invoice: Invoice,
+    actor: User | None,
+    amount_pico: int,
+    reason: str,
+    now: datetime | None = None,
 ) -> CreditNote:
     """Gives money back on a finalized or paid invoice: a CreditNote and a negative
     credit_note line on the organization's next open invoice."""
@@ -294,7 +299,7 @@ def credit_note_issue(
             raise BillingError(
                 f"At most ${usd_text(max(room, 0))} can still be credited on {_label(inv)}."
             )
-        carrier = invoice_open_next(organization_id=inv.organization_id, after=inv.period)
+        carrier = invoice_open_next(organization_id=inv.organization_id, after=inv.period, now=now)
         note = CreditNote.objects.create(
             invoice=inv,
             amount_pico=amount_pico,
@@ -315,7 +320,7 @@ def credit_note_issue(
             },
             reason=reason,
         )
-    invoice_refresh(invoice=carrier)
+    invoice_refresh(invoice=carrier, now=now)
     return note
 
 
