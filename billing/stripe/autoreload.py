@@ -162,6 +162,10 @@ def autoreload_charge(*, organization_id: int) -> int | None:
     if intent.status == "succeeded":
         # The same credit the webhook gives (one external id), so whichever comes first.
         topup_credit(topup_id=topup.pk, reason=f"auto-reload {intent.id}")
+    elif intent.status in ("requires_action", "requires_payment_method", "canceled"):
+        # Off-session, nobody can authenticate the card: the owner tops up by hand.
+        topup_failed(topup_id=topup.pk)
+        autoreload_failed(organization_id=organization_id)
     return topup.pk
 
 

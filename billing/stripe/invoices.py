@@ -9,8 +9,6 @@ stored with a conditional UPDATE, so only one id is ever kept."""
 import logging
 
 import stripe
-from django.db import transaction
-from django.utils import timezone
 
 from billing.models import Invoice, InvoiceStatus
 from billing.stripe import enabled
@@ -102,17 +100,14 @@ def invoice_paid_at_stripe(*, invoice: Invoice, stripe_invoice_id: str) -> None:
     """Stripe says our invoice was paid: it becomes paid via "stripe" (once)."""
     if invoice.status == InvoiceStatus.PAID:
         return
+    if invoice.stripe_invoice_id and invoice.stripe_invoice_id != stripe_invoice_id:
+        logger.warning(
+            "Stripe invoice %s is not the one of invoice %s", stripe_invoice_id, invoice.pk
+        )
+        return
     if invoice.status != InvoiceStatus.FINALIZED:
         logger.warning("Stripe paid invoice %s, which is %s here", invoice.pk, invoice.status)
         return
-    try:
-        from billing.invoices.review import invoice_mark_paid
-    except ImportError:
-        invoice_mark_paid = None
-    if invoice_mark_paid is not None:
-        invoice_mark_paid(invoice=invoice, actor=None, via="stripe")
-        return
-    with transaction.atomic():  # until billing.invoices.review has its service
-        Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.FINALIZED).update(
-            status=InvoiceStatus.PAID, paid_at=timezone.now(), paid_via="stripe"
-        )
+    from billing.invoices.review import invoice_mark_paid  # billing.invoices sends pushes
+
+    invoice_mark_paid(invoice=invoice, actor=None, via="stripe")

@@ -91,8 +91,14 @@ def serve(port: int) -> None:
     kept = ("collection_method", "days_until_due", "auto_advance", "default_payment_method")
 
     def invoice_create(cls, **data):
+        """localstripe makes invoices of subscriptions only; a one-off invoice of the
+        customer's pending items is Invoice's own constructor."""
         extra = {name: data.pop(name) for name in kept if name in data}
-        invoice = create_invoice(cls, **data)
+        if data.get("subscription"):
+            invoice = create_invoice(cls, **data)
+        else:
+            data.pop("pending_invoice_items_behavior", None)
+            invoice = cls(**data)
         for name, value in extra.items():
             setattr(invoice, name, value)
         return invoice
