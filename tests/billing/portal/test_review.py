@@ -6,7 +6,9 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.money import PICO_PER_USD
@@ -314,3 +316,15 @@ def test_csv_of_invoices_and_of_an_invoices_lines_with_exact_money(staff_client,
     assert got["m-small"]["amount_usd"] == "0.000006"
     assert got["m-big"]["amount_usd"] == "0.000014"
     assert got["m-big"]["kind"] == "usage"
+
+
+def test_review_list_makes_no_query_per_invoice(staff_client, tenancy, django_assert_num_queries):
+    make_invoice(tenancy.org, "2025-01", lines=[(LineKind.USAGE, "u", "m", 1, 5)])
+    with CaptureQueriesContext(connection) as one:
+        staff_client.get(REVIEW)
+    for month in range(2, 8):
+        org = tenancy.org if month % 2 else tenancy.other_org
+        make_invoice(org, f"2025-{month:02d}", lines=[(LineKind.USAGE, "u", "m", 1, 5)])
+    with django_assert_num_queries(len(one.captured_queries)):
+        r = staff_client.get(REVIEW)
+    assert len(r.context["rows"]) == 7
