@@ -328,3 +328,22 @@ def test_review_list_makes_no_query_per_invoice(staff_client, tenancy, django_as
     with django_assert_num_queries(len(one.captured_queries)):
         r = staff_client.get(REVIEW)
     assert len(r.context["rows"]) == 7
+
+
+def test_late_usage_after_finalizing_is_drilled_into_from_the_next_invoices_adjustment(
+    staff_client, tenancy, reviewed
+):
+    """The real flow: finalize, then usage of that period arrives late; reconcile puts it
+    on the next open invoice as an adjustment, whose drill-down shows only the late one."""
+    staff_client.post(f"{REVIEW}invoices/{reviewed.pk}/finalize/")
+    start, _ = period_bounds(reviewed.period)
+    late = record_usage(tenancy.org, at=start + timedelta(days=6), model="m-small",
+                        key=tenancy.owner_key.key, cost_pico=3_000_000, refresh=False)  # fmt: skip
+    reconcile(period=period_of(timezone.now()))
+    carrier = Invoice.objects.get(organization=tenancy.org, period=period_of(timezone.now()))
+    line = carrier.lines.get(kind=LineKind.ADJUSTMENT)
+    assert line.covers_period == reviewed.period
+
+    r = staff_client.get(f"{REVIEW}invoices/{carrier.pk}/lines/{line.pk}/usage/")
+
+    assert [rec.request_id for rec in r.context["usage"].records] == late
