@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.money import PICO_PER_USD
 from billing.models import InvoiceStatus, LineKind, UsageRecord, UsageRollup
@@ -219,3 +220,18 @@ def test_invoices_list_makes_the_same_queries_for_one_invoice_as_for_ten(
 
     assert len(response.json()) == 10
     assert all(len(invoice["lines"]) >= 2 for invoice in response.json())
+
+
+def test_billing_paths_are_in_the_schema(db):
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    for path in (
+        "/api/orgs/{slug}/balance/",
+        "/api/orgs/{slug}/usage/",
+        "/api/orgs/{slug}/invoices/",
+        "/api/orgs/{slug}/invoices/{invoice_id}/",
+    ):
+        assert path in schema["paths"], path
+    usage = schema["paths"]["/api/orgs/{slug}/usage/"]["get"]
+    assert {p["name"] for p in usage["parameters"]} >= {"start", "end", "group_by"}
+    invoice = schema["components"]["schemas"]["Invoice"]["properties"]
+    assert {"id", "number", "period", "plan", "status", "total_usd", "lines"} <= set(invoice)
