@@ -206,3 +206,21 @@ def test_the_worst_case_holds_a_cache_write_where_an_upstream_reports_them():
     openai = SimpleNamespace(provider=SimpleNamespace(kind="openai"))
     assert worst_case_pico(table.model_entry(route(), (anthropic,)), 100, 0) == 125_000_000
     assert worst_case_pico(table.model_entry(route(), (openai,)), 100, 0) == 100_000_000
+
+
+def test_dated_prices_are_edited_in_the_admin_next_to_the_routes(db, client):
+    from accounts.models import User
+
+    admin = User.objects.create_superuser(email="root@example.com", password="x")
+    client.force_login(admin)
+    ModelPrice.objects.create(model="m", effective_from=T0, input_price=1, output_price=2)
+    listing = client.get("/admin/billing/modelprice/")
+    assert listing.status_code == 200 and b"m from 2026-03-01 00:00" in listing.content
+    added = client.post(
+        "/admin/billing/modelprice/add/",
+        {"model": "m", "effective_from_0": "2026-04-01", "effective_from_1": "00:00:00",
+         "input_price": 3, "output_price": 4, "note": "", "created_at_0": "2026-03-01",
+         "created_at_1": "00:00:00"},
+    )  # fmt: skip
+    assert added.status_code == 302, added.content[:2000]
+    assert ModelPrice.objects.filter(model="m").count() == 2
