@@ -62,8 +62,8 @@ FIGURE_LABELS = {
 
 
 def check_figures(invoice: Invoice) -> list[tuple[str, str]]:
-    """The check's pico figures as dollars, then its problems, if any; its bookkeeping
-    (fingerprints, what was billed) is left out."""
+    """The check's pico figures as exact dollars (a pico of difference must show), then its
+    problems, if any; its bookkeeping (fingerprints, what was billed) is left out."""
     out = []
     details = invoice.check_details or {}
     for name, value in details.items():
@@ -71,7 +71,8 @@ def check_figures(invoice: Invoice) -> list[tuple[str, str]]:
             continue
         figure = name.removesuffix("_pico")
         try:
-            text = format_usd(int(value))
+            pico = int(value)
+            text = f"{'-' if pico < 0 else ''}${usd_text(abs(pico))}"
         except (TypeError, ValueError):
             text = str(value)
         out.append((FIGURE_LABELS.get(figure, figure.replace("_", " ")), text))

@@ -347,3 +347,18 @@ def test_late_usage_after_finalizing_is_drilled_into_from_the_next_invoices_adju
     r = staff_client.get(f"{REVIEW}invoices/{carrier.pk}/lines/{line.pk}/usage/")
 
     assert [rec.request_id for rec in r.context["usage"].records] == late
+
+
+def test_a_mismatch_is_shown_with_its_problems(staff_client, tenancy):
+    inv = make_invoice(tenancy.org, closed_period(), lines=[(LineKind.USAGE, "u", "m", 1, 5)])
+    inv.check_status = CheckStatus.MISMATCH
+    inv.check_details = {"lines_usage_pico": "5", "raw_pico": "7",
+                         "problems": ["The usage lines (5) and the raw records (7) differ."]}  # fmt: skip
+    inv.save(update_fields=["check_status", "check_details"])
+
+    listed = staff_client.get(REVIEW).content.decode()
+    page = staff_client.get(f"{REVIEW}invoices/{inv.pk}/").content.decode()
+
+    assert "Does not reconcile" in listed and "raw usage records $0.000000000007" in listed
+    assert 'class="value check-mismatch" id="review-check">Does not reconcile<' in page
+    assert "The usage lines (5) and the raw records (7) differ." in page
