@@ -58,6 +58,27 @@ def start_worker(log_path: Path) -> Worker:
     raise RuntimeError(f"The Celery worker did not start: {log_path.read_text()[-2000:]}")
 
 
+def start_beat(log_path: Path, schedule_path: Path) -> Worker:
+    """Celery beat, sending the tasks of CELERY_BEAT_SCHEDULE (its intervals from this
+    process's environment) through the configured broker."""
+    celery = str(Path(sys.executable).with_name("celery"))
+    env = {**os.environ, "DATABASE_URL": database_url()}
+    log = open(log_path, "w")  # noqa: SIM115 - handed to the child, closed with it
+    proc = subprocess.Popen(
+        [celery, "-A", "platform_site", "beat", "--loglevel", "INFO", "-s", str(schedule_path)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Celery beat exited: {log_path.read_text()[-2000:]}")
+        if "beat: Starting" in log_path.read_text():
+            return Worker(proc, log_path)
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"Celery beat did not start: {log_path.read_text()[-2000:]}")
+
+
 def stop_worker(worker: Worker) -> None:
     worker.proc.terminate()
     try:

@@ -18,6 +18,7 @@ now hold beyond what was billed: it goes on the organization's next open invoice
 
 import hashlib
 import json
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,7 +96,25 @@ def reconcile_period(
     force: bool = False,
 ) -> list[Invoice]:
     """The invoices of one period (rollups already refreshed); `force` rewrites them even
-    when their inputs look unchanged. Returns the invoices created or rewritten."""
+    when their inputs look unchanged. Returns the invoices created or rewritten.
+
+    One transaction, and on PostgreSQL an advisory lock per period: two runs at once take
+    turns, and the second reads its inputs after the first committed, so a run that read
+    stale rollups can never write after one that read fresh ones (row locks alone would
+    let it). SQLite's IMMEDIATE transactions serialize the runs the same way."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                key = zlib.crc32(f"billing.reconcile:{period}".encode())
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        return _reconcile_period(
+            period=period, organization_ids=organization_ids, now=now, force=force
+        )
+
+
+def _reconcile_period(
+    *, period: str, organization_ids: set[int] | None, now: datetime, force: bool
+) -> list[Invoice]:
     start, end = period_bounds(period)
     if now < start:
         return []
