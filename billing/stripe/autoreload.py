@@ -8,6 +8,7 @@ a check run twice at once, or retried after a lost answer, charges once."""
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import stripe
 from django.db import transaction
@@ -27,6 +28,9 @@ from billing.stripe.topups import MAX_TOPUP_USD, topup_credit, topup_failed, top
 
 logger = logging.getLogger(__name__)
 
+# A pending auto-reload with no payment yet is asked for again (same key) only after the
+# client's own timeouts and retries are surely over, so racing checks never send it twice.
+RESEND_AFTER = timedelta(minutes=2)
 COUNTED = (TopUpStatus.PENDING, TopUpStatus.PAID, TopUpStatus.REFUNDED, TopUpStatus.DISPUTED)
 
 
@@ -189,8 +193,9 @@ def _due(organization_id: int) -> tuple[TopUp | None, str]:
         )
         pending = month.filter(status=TopUpStatus.PENDING).order_by("id").first()
         if pending is not None:
-            if pending.payment_intent_id:
-                return None, ""  # charged; its webhook will credit it
+            if pending.payment_intent_id or pending.created_at > now - RESEND_AFTER:
+                # charged (its webhook will credit it), or being charged right now
+                return None, ""
             return pending, _key(organization_id, period, month.filter(id__lte=pending.pk).count())
         balance = organization_balance(organization_id=organization_id)
         if balance >= profile.autoreload_threshold_pico:

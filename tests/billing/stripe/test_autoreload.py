@@ -1,6 +1,8 @@
 """Auto-reload against localstripe: one off-session charge per threshold crossing, within
 the monthly maximum, keyed by (organization, month, n); and its settings form."""
 
+from datetime import timedelta
+
 import pytest
 import stripe
 from django.contrib.messages import get_messages
@@ -162,6 +164,9 @@ def test_a_lost_answer_is_asked_again_with_the_same_key(tenancy, stripe_on, monk
     (topup,) = TopUp.objects.filter(kind="autoreload")
     assert topup.status == "pending" and not topup.payment_intent_id
     monkeypatch.setattr(autoreload, "stripe_client", real)
+    autoreload.autoreload_check()  # too soon: the first attempt may still be under way
+    assert charges(stripe_on) == []
+    monkeypatch.setattr(autoreload, "RESEND_AFTER", timedelta(0))  # two minutes later
     autoreload.autoreload_check()
     autoreload.autoreload_check()
     assert TopUp.objects.filter(kind="autoreload").count() == 1

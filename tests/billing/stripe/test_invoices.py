@@ -174,3 +174,37 @@ def test_invoice_paid_for_an_invoice_we_did_not_push_changes_nothing(tenancy):
     )
     invoice.refresh_from_db()
     assert invoice.status == "finalized"
+
+
+def test_finalizing_a_flat_invoice_pushes_it_and_stripes_payment_closes_it(stripe_on):
+    """The whole path: reconcile a flat plan's month, finalize it (billing.invoices sends
+    the push on commit), Stripe's invoice asks for what credit did not cover, and its
+    invoice.paid marks ours paid."""
+    from datetime import timedelta
+
+    from django.test import TestCase
+
+    from billing.invoices.reconcile import reconcile
+    from billing.invoices.review import invoice_finalize
+    from billing.services import credits_grant
+    from tests.billing.invoices.helpers import NOW, OCT, flat_plan, make_org, put_on
+
+    org = make_org("flat-co")
+    put_on(org, flat_plan("pro", fee=30 * USD, included=0), OCT - timedelta(days=5))
+    credits_grant(organization=org, amount_pico=10 * USD, reason="start")
+    reconcile(period="2026-10", now=NOW)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        invoice = invoice_finalize(
+            invoice=Invoice.objects.get(organization=org), actor=None, now=NOW
+        )
+    invoice.refresh_from_db()
+    assert invoice.status == "finalized" and invoice.stripe_invoice_id
+    pushed = sdk(stripe_on).v1.invoices.retrieve(invoice.stripe_invoice_id)
+    assert (pushed.status, pushed.total) == ("open", 2000)  # $30 fee - $10 from credit
+
+    body, signature = signed(event("invoice.paid", pushed.to_dict()))
+    Client().post(
+        "/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.paid_via) == ("paid", "stripe")

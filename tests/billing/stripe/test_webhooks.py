@@ -131,6 +131,22 @@ def test_a_refund_through_the_sdk_then_its_webhook_reverses_the_credit(tenancy, 
     assert (topup.status, topup.refunded_pico) == ("refunded", 50 * USD)
 
 
+def test_a_charge_event_without_its_refunds_asks_stripe_for_them(tenancy, stripe_on):
+    """Since API 2022-11-15 a charge.refunded payload has no `refunds` list."""
+    before = balance(tenancy)
+    topup, session = paid_topup(tenancy, stripe_on, usd=50)
+    deliver(event("checkout.session.completed", session))
+    client = sdk(stripe_on)
+    refund = client.v1.refunds.create(
+        params={"payment_intent": session["payment_intent"], "amount": 500},
+        options={"idempotency_key": f"test-refund-{topup.pk}"},
+    )
+    charge = client.v1.charges.retrieve(refund.charge).to_dict()
+    del charge["refunds"]
+    deliver(event("charge.refunded", charge))
+    assert balance(tenancy) == before + 45 * USD
+
+
 def test_a_dispute_takes_its_amount_and_a_won_one_gives_it_back(tenancy, stripe_on):
     before = balance(tenancy)
     topup, session = paid_topup(tenancy, stripe_on, usd=30)
