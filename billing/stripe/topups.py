@@ -90,6 +90,7 @@ def topup_start(
     ):
         topup_amount_pico(Decimal(amount_pico).scaleb(-12))  # raises the sentence
     client = stripe_client()
+    topup = None
     try:
         profile = customer_ensure(organization=organization, client=client)
         topup = TopUp.objects.create(
@@ -123,6 +124,8 @@ def topup_start(
             options=idempotent(f"topup-{topup.pk}"),
         )
     except stripe.StripeError as exc:
+        if topup is not None:  # no session: nothing can ever pay it
+            TopUp.objects.filter(pk=topup.pk).update(status=TopUpStatus.FAILED)
         raise StripeUnavailable(
             f"Stripe refused or did not answer ({exc.user_message or type(exc).__name__}); "
             "try again in a minute."

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.errors import DomainError
 from billing.models import Invoice, StripeEvent, TopUp
 from billing.stripe import enabled
+from billing.stripe.autoreload import autoreload_failed
 from billing.stripe.client import cents, pico, stripe_client
 from billing.stripe.topups import (
     card_remember,
@@ -247,8 +248,6 @@ def payment_intent_succeeded(obj: dict) -> Outcome:
 def payment_intent_failed(obj: dict) -> Outcome:
     """An auto-reload that failed turns auto-reload off, so a declined card is not tried
     every minute; the owner turns it on again from the billing page."""
-    from billing.stripe.autoreload import autoreload_failed
-
     topup = _topup_of_metadata(obj)
     if topup is None or topup.kind != "autoreload":
         return Outcome.IGNORED

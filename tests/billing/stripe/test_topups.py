@@ -168,3 +168,12 @@ def test_portal_button_with_a_bad_amount_goes_back_with_the_reason(tenancy, stri
     assert response["Location"] == "/o/org-a/billing/"
     (message,) = get_messages(response.wsgi_request)
     assert "between $1 and $10,000" in message.message
+
+
+def test_stripe_unreachable_is_a_502_that_says_to_retry(tenancy, settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_double"  # and STRIPE_API_BASE a closed port
+    response = session(tenancy.owner).post(url(), {"amount_usd": "20"}, format="json")
+    assert response.status_code == 502
+    assert response.json()["code"] == "stripe_unavailable"
+    assert "try again in a minute" in response.json()["detail"]
+    assert not TopUp.objects.exclude(status="failed").exists()
