@@ -70,7 +70,7 @@ def test_prepaid_invoice_is_the_sum_of_usage_to_the_pico(rows):
         write(_events(org, rows))
         reconcile(period="2026-10", now=NOW)
         invoices = Invoice.objects.filter(organization=org)
-        if not any(c for _, _, c in rows) and not rows:
+        if not rows:
             assert not invoices.exists()  # no usage, no flat plan: no invoice
             return
         invoice = invoices.get()
@@ -286,3 +286,50 @@ def test_a_drifted_rollup_makes_the_check_say_so():
     assert inv.check_details["raw_pico"] == "500"
     assert inv.check_details["rollups_pico"] == "400"
     assert inv.check_details["problems"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_task_queued_twice_or_run_at_once_makes_one_invoice():
+    """Lago PR 1988: a queued and a retried run of the job. Sequentially on SQLite, two
+    workers' runs at once on PostgreSQL."""
+    from django.utils import timezone
+
+    from billing.periods import period_bounds, period_of, previous_period
+
+    last = previous_period(period_of(timezone.now()))
+    start, _ = period_bounds(last)
+    orgs = [make_org() for _ in range(5)]
+    write(
+        [
+            event(o, at=start + timedelta(days=i, hours=1), cost=10**6 * (i + 1))
+            for i, o in enumerate(orgs)
+        ]
+    )
+    invoices_reconcile.delay()
+    invoices_reconcile.delay()
+    if connection.vendor == "postgresql":
+        write([event(o, at=start + timedelta(days=9), cost=1) for o in orgs])
+        errors = []
+        barrier = threading.Barrier(2)
+
+        def run():
+            try:
+                barrier.wait()
+                invoices_reconcile.apply()
+            except Exception as err:  # pragma: no cover - reported below
+                errors.append(err)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+    extra = 1 if connection.vendor == "postgresql" else 0
+    assert Invoice.objects.count() == 5
+    for i, o in enumerate(orgs):
+        inv = Invoice.objects.get(organization=o, period=last)
+        assert inv.total_pico == 10**6 * (i + 1) + extra
+        _assert_invariant(inv)
