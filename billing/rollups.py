@@ -24,6 +24,9 @@ from billing.models import RollupDirty, UsageRecord, UsageRollup
 # each statement's sort fits in work_mem.
 CHUNK = 2_000
 
+# The first key of the per-organization advisory locks of _recompute.
+LOCK = 0x70_11_0C
+
 _COLUMNS = (
     "organization_id, day, key_id, model, requests, errors, input_tokens, output_tokens, "
     "cached_tokens, cache_write_tokens, cost_pico, debited_pico"
@@ -109,6 +112,12 @@ def _recompute(pairs: Sequence[tuple[int, date]]) -> None:
     his = [spans[o][1] for o in orgs]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # A refresh and a rebuild of the same organization take turns (ids in order,
+            # so never a deadlock), each reading the records after the other committed:
+            # the last to write has read the most.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, o) FROM unnest(%s::int[]) AS o", [LOCK, orgs]
+            )
             pick = "WITH d(org, lo, hi) AS (SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[])) "
             cursor.execute(
                 pick + f"DELETE FROM {rollup} r USING d "

@@ -122,8 +122,8 @@ def test_rebuild_repairs_a_drifted_rollup_without_marks():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_refreshes_at_once_with_writes_between_leave_the_rollup_exact():
-    """Two refreshing threads and a writing one, on PostgreSQL (SQLite serializes
+def test_two_refreshes_and_a_rebuild_at_once_with_writes_between_leave_the_rollup_exact():
+    """Two refreshing threads, a rebuilding one and a writing one, on PostgreSQL (SQLite serializes
     writers, so the sequential tests above are its whole story)."""
     if connection.vendor != "postgresql":
         pytest.skip("concurrent transactions need PostgreSQL")
@@ -156,7 +156,16 @@ def test_two_refreshes_at_once_with_writes_between_leave_the_rollup_exact():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=writer)] + [
+    def rebuilder():
+        try:
+            while not stop.is_set():
+                rollups_rebuild(organization_id=orgs[0].pk)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=rebuilder)] + [
         threading.Thread(target=refresher) for _ in range(2)
     ]
     for t in threads:
