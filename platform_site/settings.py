@@ -160,6 +160,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.tasks.periods_close",
         "schedule": env.float("BILLING_CLOSE_EVERY_S", default=300.0),
     },
+    # Auto-reload (billing/stripe/autoreload.py): each charge has its idempotency key.
+    "billing-autoreload-check": {"task": "billing.stripe.tasks.autoreload_check", "schedule": 60.0},
 }
 
 # --- Auth (django-allauth: sign-up, verification, login throttling, password reset) -----

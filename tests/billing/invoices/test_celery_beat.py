@@ -56,3 +56,14 @@ def test_worker_and_beat_close_the_previous_period(tmp_path, monkeypatch):
     assert inv.check_status == CheckStatus.OK
     assert Invoice.objects.filter(organization=org, period=last).count() == 1
     assert "billing.tasks.invoices_reconcile" in beat.log()
+
+
+def test_every_beat_entry_names_a_task_the_worker_knows():
+    import billing.tasks  # noqa: F401  what the worker's autodiscovery imports
+    from platform_site.celery import app
+
+    schedule = app.conf.beat_schedule
+    for name in ("billing-usage-rollup", "billing-invoices-reconcile", "billing-periods-close"):
+        assert name in schedule
+    unknown = {n: e["task"] for n, e in schedule.items() if e["task"] not in app.tasks}
+    assert not unknown
