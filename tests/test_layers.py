@@ -55,7 +55,7 @@ def test_the_copy_is_clean_before_anything_is_injected(tree_copy):
     [
         ("accounts/models.py", "import billing.services", LAYERS, "accounts.models -> billing"),
         ("accounts/selectors.py", "import proxy.auth", LAYERS, "accounts.selectors -> proxy"),
-        ("billing/models.py", "import proxy.models", LAYERS, "billing.models -> proxy"),
+        ("billing/models/usage.py", "import proxy.models", LAYERS, "billing.models.usage -> proxy"),
         ("proxy/auth.py", "import platform_site.urls", LAYERS, "proxy.auth -> platform_site"),
         ("proxy/translate/sse.py", "import django.conf", PURE, "proxy.translate.sse -> django"),
         ("proxy/translate/wire.py", "import accounts.money", PURE, "proxy.translate.wire"),
