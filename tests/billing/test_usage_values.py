@@ -218,7 +218,9 @@ def _cost_shown(response: httpx.Response, stream: bool) -> float | None:
         return (response.json().get("usage") or {}).get("cost")
     costs = [
         (orjson.loads(line[6:]).get("usage") or {}).get("cost")
-        for line in response.text.splitlines()
+        # SSE lines end in \n only: str.splitlines would also split inside a JSON string
+        # at U+0085 or U+2028, which hypothesis puts in usage values.
+        for line in response.text.split("\n")
         if line.startswith("data: {")
     ]
     return next((c for c in costs if c is not None), None)
