@@ -8,12 +8,21 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from dashboard.ws_urls import websocket_urlpatterns  # noqa: E402
 from platform_site.lifespan import with_lifespan  # noqa: E402
 from proxy.urls import http_urlpatterns as proxy_http  # noqa: E402
 
 application = with_lifespan(
-    ProtocolTypeRouter({"http": URLRouter([*proxy_http, re_path(r"", django_asgi_app)])})
+    ProtocolTypeRouter(
+        {
+            "http": URLRouter([*proxy_http, re_path(r"", django_asgi_app)]),
+            # The live usage feed: the portal's session (or a management key, checked by
+            # the consumer) authenticates the handshake.
+            "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

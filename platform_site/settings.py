@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "proxy",
+    "dashboard",
     "platform_site",  # composes the apps: the operator commands that need several of them
 ]
 

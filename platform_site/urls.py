@@ -7,5 +7,6 @@ urlpatterns = [
     path("api/", include("accounts.api.urls")),
     path("api/", include("billing.api.urls")),
     path("", include("billing.urls")),
+    path("", include("dashboard.urls")),
     path("", include("accounts.urls")),
 ]

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("accounts", "billing", "proxy", "platform_site")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-LAYERS = "apps in layers: accounts < billing < proxy < platform_site"
+LAYERS = "apps in layers: accounts < billing < proxy < dashboard < platform_site"
 PURE = "proxy.translate is pure: no Django, no other app"
 
 
@@ -57,6 +57,7 @@ def test_the_copy_is_clean_before_anything_is_injected(tree_copy):
         ("accounts/selectors.py", "import proxy.auth", LAYERS, "accounts.selectors -> proxy"),
         ("billing/models/usage.py", "import proxy.models", LAYERS, "billing.models.usage -> proxy"),
         ("proxy/auth.py", "import platform_site.urls", LAYERS, "proxy.auth -> platform_site"),
+        ("proxy/auth.py", "import dashboard.apps", LAYERS, "proxy.auth -> dashboard"),
         ("proxy/translate/sse.py", "import django.conf", PURE, "proxy.translate.sse -> django"),
         ("proxy/translate/wire.py", "import accounts.money", PURE, "proxy.translate.wire"),
     ],

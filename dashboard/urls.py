@@ -1,0 +1,3 @@
+"""The dashboard's portal pages (mounted at /)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The dashboard's websocket routes (the contract's live usage feed)."""
+
+websocket_urlpatterns: list = []
