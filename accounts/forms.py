@@ -6,7 +6,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
-from accounts import limits
+from accounts import limits, model_catalog
 from accounts.errors import DomainError, FieldError
 from accounts.models import APIKey, BudgetPeriod, Organization, Role
 from accounts.money import MAX_USD, pico_to_usd, usd_to_pico
@@ -58,8 +58,30 @@ def _usd_initial(pico: int | None) -> Decimal | None:
     return pico_to_usd(pico) if pico is not None else None
 
 
+class ModelChecklist(forms.CheckboxSelectMultiple):
+    """The served models as checkboxes; the field's value stays the comma-separated text
+    (what a script may still post), so checked boxes arrive joined by commas."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name) or ""]
+        return ", ".join(v for v in values if v)
+
+    def format_value(self, value):
+        return _split(value) if isinstance(value, str) else list(value or [])
+
+
 class KeyLimitsForm(PortalForm):
     """A key's name and limits, as created and as edited; empty clears a limit."""
+
+    def __init__(self, *args, kept_models: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kept_models = kept_models
+        served = model_catalog.served_models()
+        if served:  # a choice among the served models (and any the key already names)
+            field = self.fields["allowed_models"]
+            names = sorted(set(served) | set(self.kept_models))
+            field.widget = ModelChecklist(choices=[(n, n) for n in names])
+            field.help_text = "The models this key may call; none checked allows all."
 
     name = forms.CharField(max_length=limits.MAX_NAME, strip=True)
     expires_on = forms.DateField(
@@ -110,7 +132,15 @@ class KeyLimitsForm(PortalForm):
             "budget_period": key.budget_period,
             "allowed_ips": ", ".join(key.allowed_ips or []),
         }
-        return cls(data, initial=initial)
+        return cls(data, initial=initial, kept_models=tuple(key.allowed_models or ()))
+
+    def clean_allowed_models(self) -> str:
+        names = _split(self.cleaned_data["allowed_models"])
+        try:
+            model_catalog.check_served(names, keep=self.kept_models)
+        except FieldError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return ", ".join(names)
 
     def clean_expires_on(self):
         day = self.cleaned_data["expires_on"]

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import key_services, limits
+from accounts import key_services, limits, model_catalog
 from accounts.api.access import org_access
 from accounts.api.fields import PicoAsUSDField
 from accounts.errors import FieldError
@@ -102,6 +102,15 @@ class KeyLimitsInputSerializer(serializers.Serializer):
     def validate_allowed_ips(self, value):
         return _checked(limits.cidrs, value)
 
+    def validate_allowed_models(self, value):
+        """Served models only (once the gateway serves any); a PATCH may keep the names
+        the key already has, even one retired since."""
+        if value is None:
+            return None
+        key = self.context.get("key")
+        keep = (key.allowed_models or []) if key is not None else []
+        return _checked(lambda names: model_catalog.check_served(names, keep=keep), value)
+
     def service_fields(self) -> dict:
         """The validated data as keyword arguments of the key services (USD -> pico-USD)."""
         data = dict(self.validated_data)
@@ -179,7 +188,7 @@ class KeyDetailApi(APIView):
     def patch(self, request: Request, slug: str, key_id: int) -> Response:
         access = org_access(request, slug)
         key = api_key_get(organization=access.organization, key_id=key_id)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.InputSerializer(data=request.data, context={"key": key})
         serializer.is_valid(raise_exception=True)
         key = key_services.api_key_update(
             key=key, acting=access.key_acting, **serializer.service_fields()
