@@ -1,5 +1,7 @@
 """Users, organizations (the tenants), memberships, invitations and API keys."""
 
+from datetime import UTC, timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -188,3 +190,27 @@ class APIKey(models.Model):
         if self.revoked_at is not None:
             return "revoking"
         return "active"
+
+    @property
+    def portal_status(self) -> str:
+        """`status` as the portal shows it: an active key whose budget is used up reads
+        "budget spent" (the API keeps the contract's five states)."""
+        status = self.status
+        return "budget spent" if status == "active" and self.budget_spent else status
+
+    @property
+    def budget_spent(self) -> bool:
+        """A total budget used up (spent_pico counts every request of the key). Budgets
+        by day, week or month start again; their counters are billing's."""
+        return (
+            self.budget_pico is not None
+            and self.budget_period == BudgetPeriod.TOTAL
+            and self.spent_pico >= self.budget_pico
+        )
+
+    @property
+    def last_valid_day(self):
+        """The last UTC day the key works: it expires at 00:00 UTC of the day after."""
+        if self.expires_at is None:
+            return None
+        return (self.expires_at.astimezone(UTC) - timedelta(microseconds=1)).date()

@@ -7,7 +7,7 @@ the background). The TTL bounds how long a revoked key keeps working in any proc
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -19,7 +19,6 @@ from proxy.translate.errors import ProxyError, unauthorized
 
 CACHE_TTL_S = 2.0
 CACHE_MAX_ENTRIES = 100_000
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,6 @@ def _load(digest: str) -> KeyInfo | None:
         return None
     now = timezone.now()
     org = key.organization
-    if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
-        APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return KeyInfo(
         key_id=key.pk,
         organization_id=key.organization_id,

@@ -12,7 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from proxy import addresses, gate, inflight, limits, spend
+from proxy import addresses, gate, inflight, last_used, limits, spend
 from proxy.call import Call
 from proxy.recording import record_refusal
 from proxy.relay import SSE_HEADERS, relay
@@ -182,6 +182,7 @@ class RelayConsumer(V1Consumer):
         call = Call(self.request_id, self.endpoint, key, model, data, self.headers_in, self.arrived)
         call.hold, call.ticket = hold, ticket
         self.relayed = True
+        last_used.mark(key.key_id)  # every gate passed; written in the background
         await relay(call, self)
 
 
@@ -225,6 +226,7 @@ class ModelsConsumer(V1Consumer):
             payload = gate.model_object(wanted)
         else:
             payload = {"object": "list", "data": [gate.model_object(m) for m in models]}
+        last_used.mark(key.key_id)
         await self.open(200, [(b"content-type", b"application/json")])
         await self.write(orjson.dumps(payload), more=False)
 

@@ -2,8 +2,12 @@
 
 A new secret is rendered straight into the response to the POST that made it, never put
 in the session, a URL, a message or a log: this response is the only time anyone sees it.
+The create form carries a one-time token, so that reloading that response (the browser
+posts the form again) does not mint a second key: a token already used redirects to the
+list instead.
 """
 
+import secrets
 from datetime import timedelta
 
 from django.contrib import messages
@@ -23,6 +27,14 @@ from accounts.views.access import member_view
 def key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     """GET: the keys and an empty form. POST: create a key and show its secret once."""
     form = KeyCreateForm(request.POST if request.method == "POST" else None)
+    token = request.POST.get(CREATE_TOKEN_FIELD, "") if request.method == "POST" else ""
+    if token and token in request.session.get(CREATE_TOKENS_SESSION_KEY, []):
+        messages.info(
+            request,
+            "That key was already created, and its secret was shown once. If you did not "
+            "copy it, rotate the key or create another.",
+        )
+        return redirect("keys", slug=membership.organization.slug)
     if request.method == "POST" and form.is_valid():
         try:
             new = key_services.api_key_create_as(membership=membership, **form.service_fields())
@@ -31,8 +43,16 @@ def key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
         except DomainError as exc:
             form.add_service_error(exc)
         else:
+            if token:
+                used = request.session.get(CREATE_TOKENS_SESSION_KEY, [])
+                request.session[CREATE_TOKENS_SESSION_KEY] = [*used, token][-CREATE_TOKENS_KEPT:]
             return _secret_page(request, membership, new, rotated=None)
-    return _list_page(request, membership, form, status=400 if form.errors else 200)
+    return _list_page(request, membership, form, status=400 if form.errors else 200, token=token)
+
+
+CREATE_TOKEN_FIELD = "create_token"
+CREATE_TOKENS_SESSION_KEY = "key_create_tokens"
+CREATE_TOKENS_KEPT = 20
 
 
 def _list_page(
@@ -40,11 +60,13 @@ def _list_page(
     membership: Membership,
     form: KeyCreateForm,
     status: int = 200,
+    token: str = "",
 ) -> HttpResponse:
     context = {
         "membership": membership,
         "keys": selectors.api_keys_of(organization=membership.organization),
         "form": form,
+        "create_token": token or secrets.token_urlsafe(16),
     }
     return render(request, "accounts/keys.html", context, status=status)
 
