@@ -8,7 +8,6 @@ urlpatterns = [
     path("", organizations.home, name="home"),
     path("orgs/new/", organizations.org_create, name="org_create"),
     path("invite/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
-    path(org, organizations.dashboard, name="dashboard"),
     path(org + "keys/", keys.key_list, name="keys"),
     path(org + "keys/<int:key_id>/", keys.key_edit, name="key_edit"),
     path(org + "keys/<int:key_id>/revoke/", keys.key_revoke, name="key_revoke"),

@@ -2,11 +2,14 @@
 
 from django.urls import path
 
-from dashboard import api, request_log_views
+from dashboard import api, home, request_log_views, usage
 
 org = "o/<slug:slug>/"
 
 urlpatterns = [
+    path(org, home.home, name="dashboard"),
+    path(f"{org}usage/", usage.usage, name="usage"),
+    path(f"{org}usage.csv", usage.usage_csv, name="usage_csv"),
     path(f"{org}requests/", request_log_views.requests_page, name="requests"),
     path(f"{org}requests.csv", request_log_views.requests_csv, name="requests_csv"),
     path(

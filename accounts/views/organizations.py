@@ -1,4 +1,5 @@
-"""Home, creating an organization, its dashboard and its settings."""
+"""Home (a redirect to an organization's dashboard, which is dashboard.home), creating
+an organization, and its settings."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -45,16 +46,6 @@ def org_create(request: HttpRequest) -> HttpResponse:
             return redirect("dashboard", slug=org.slug)
     status = 400 if form.errors else 200
     return render(request, "accounts/org_create.html", {"form": form}, status=status)
-
-
-@member_view
-def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
-    org = membership.organization
-    context = {
-        "membership": membership,
-        "active_keys": selectors.api_keys_active_count(organization=org),
-    }
-    return render(request, "accounts/dashboard.html", context)
 
 
 @member_view

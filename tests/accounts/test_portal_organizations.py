@@ -46,7 +46,7 @@ def test_dashboard_shows_balance_active_keys_and_role(tenancy):
     api_key_revoke(key=tenancy.member_key.key)
     page = tenancy.client(tenancy.admin).get("/o/org-a/").content.decode()
     assert "Org A" in page
-    assert '<span class="value" id="balance">$12.345</span>' in page
+    assert 'id="balance" title="$12.345">$12.35</span>' in page  # cents, exact on hover
     assert '<span class="value" id="active-keys">1</span>' in page
     assert '<span class="value" id="role">Admin</span>' in page
 
