@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import api, home, request_log_views, usage
+from dashboard import api, home, models_page, request_log_views, usage
 
 org = "o/<slug:slug>/"
 
@@ -17,5 +17,7 @@ urlpatterns = [
         request_log_views.request_detail,
         name="request_detail",
     ),
+    path(f"{org}models/", models_page.models_page, name="models"),
+    path(f"{org}playground/", models_page.playground, name="playground"),
     path("api/orgs/<slug:slug>/requests/", api.RequestLogApi.as_view(), name="api_requests"),
 ]

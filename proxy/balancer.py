@@ -59,5 +59,13 @@ def record_failure(deployment_id: int, *, rate_limited: bool = False) -> None:
         h.cooled_until = time.monotonic() + settings.PROXY_COOLDOWN_S
 
 
+def cooling_until(deployment_id: int) -> float | None:
+    """When this process tries the deployment again, as POSIX time; None if it is healthy
+    here (the state is per process: another worker may see it differently)."""
+    h = _health.get(deployment_id)
+    left = (h.cooled_until - time.monotonic()) if h is not None else 0.0
+    return time.time() + left if left > 0 else None
+
+
 def reset() -> None:
     _health.clear()
