@@ -2,6 +2,7 @@
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts import keys
@@ -57,6 +58,11 @@ def member_get(*, organization: Organization, membership_id: int) -> Membership:
         )
     except (Membership.DoesNotExist, ValueError, TypeError):
         raise Http404("No such member.") from None
+
+
+def invitation_get(*, organization: Organization, invitation_id: int) -> Invitation:
+    """404 for another organization's invitation, like a missing one."""
+    return get_object_or_404(Invitation, organization=organization, pk=invitation_id)
 
 
 def open_invitations_of(*, organization: Organization) -> QuerySet[Invitation]:

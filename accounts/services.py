@@ -116,17 +116,56 @@ def invitation_create(
     if Membership.objects.filter(organization=org, user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of {org.name}.")
     token = secrets.token_urlsafe(32)
-    invitation = Invitation.objects.create(
-        organization=org,
-        email=email,
-        role=role,
-        token_digest=keys.digest(token),
-        invited_by=membership.user,
-        expires_at=timezone.now() + INVITATION_TTL,
-    )
+    with transaction.atomic():
+        # Inviting the same address again replaces its unused invitation (the earlier
+        # link stops working) instead of piling up another one.
+        Invitation.objects.filter(organization=org, email__iexact=email, accepted_at=None).delete()
+        invitation = Invitation.objects.create(
+            organization=org,
+            email=email,
+            role=role,
+            token_digest=keys.digest(token),
+            invited_by=membership.user,
+            expires_at=timezone.now() + INVITATION_TTL,
+        )
+    _send_on_commit(invitation, token)
+    return NewInvitation(invitation=invitation, token=token)
+
+
+def _send_on_commit(invitation: Invitation, token: str) -> None:
     from accounts.tasks import invitation_send  # the task module imports services
 
     transaction.on_commit(lambda: invitation_send.delay(invitation.pk, token))
+
+
+def _invitation_managed(membership: Membership, invitation: Invitation, what: str) -> None:
+    if invitation.organization_id != membership.organization_id:
+        raise NotAllowed("That invitation belongs to another organization.")
+    if not membership.can_manage:
+        raise NotAllowed(f"Only an admin or owner can {what} invitations.")
+    if invitation.role == Role.OWNER and not membership.is_owner:
+        raise NotAllowed(f"Only an owner can {what} an invitation to be an owner.")
+    if invitation.accepted_at is not None:
+        raise Conflict(f"{invitation.email} already accepted this invitation.")
+
+
+def invitation_cancel(*, membership: Membership, invitation: Invitation) -> None:
+    """The link stops working at once."""
+    _invitation_managed(membership, invitation, "cancel")
+    invitation.delete()
+
+
+def invitation_resend(*, membership: Membership, invitation: Invitation) -> NewInvitation:
+    """A new link, valid for INVITATION_TTL from now, emailed again; the old one stops
+    working."""
+    _invitation_managed(membership, invitation, "resend")
+    token = secrets.token_urlsafe(32)
+    invitation.token_digest = keys.digest(token)
+    invitation.expires_at = timezone.now() + INVITATION_TTL
+    invitation.sent_at = None
+    invitation.invited_by = membership.user
+    invitation.save(update_fields=["token_digest", "expires_at", "sent_at", "invited_by"])
+    _send_on_commit(invitation, token)
     return NewInvitation(invitation=invitation, token=token)
 
 

@@ -16,6 +16,16 @@ urlpatterns = [
     path(org + "members/", members.member_list, name="members"),
     path(org + "members/<int:membership_id>/role/", members.member_role, name="member_role"),
     path(org + "members/<int:membership_id>/remove/", members.member_remove, name="member_remove"),
+    path(
+        org + "invitations/<int:invitation_id>/cancel/",
+        members.invitation_cancel,
+        name="invitation_cancel",
+    ),
+    path(
+        org + "invitations/<int:invitation_id>/resend/",
+        members.invitation_resend,
+        name="invitation_resend",
+    ),
     path(org + "leave/", members.org_leave, name="org_leave"),
     path(org + "settings/", organizations.org_settings, name="org_settings"),
     path(org + "settings/rename/", organizations.org_rename, name="org_rename"),

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.PortalNotFoundMiddleware",  # templates/404.html, DEBUG or not
 ]
 
 ROOT_URLCONF = "platform_site.urls"
@@ -243,8 +244,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# Absolute links in emails (invitations) start here.
-PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
+# Absolute links in emails (invitations) start here: by default the address `make run`
+# serves (HOST and PORT; a wildcard host is reached on loopback).
+_RUN_HOST = env.str("HOST", default="127.0.0.1")
+_RUN_HOST = "127.0.0.1" if _RUN_HOST in ("", "0.0.0.0", "::") else _RUN_HOST
+PORTAL_URL = env.str("PORTAL_URL", default=f"http://{_RUN_HOST}:{env.int('PORT', default=8000)}")
 
 # --- Proxy ------------------------------------------------------------------------------
 # A Fernet key for provider secrets at rest; derived from SECRET_KEY when empty.

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.errors import DomainError, NotAllowed
 from accounts.forms import InviteForm, MemberRemoveForm, RoleForm
-from accounts.models import Membership
+from accounts.models import Membership, Role
 from accounts.views.access import forget_organization, member_view
 
 
@@ -16,6 +16,8 @@ from accounts.views.access import forget_organization, member_view
 def member_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     """GET: members and open invitations. POST: invite someone by email."""
     form = InviteForm(request.POST if request.method == "POST" else None)
+    if not membership.is_owner:  # only owners invite owners: not offered to admins
+        form.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]
     if request.method == "POST" and form.is_valid():
         try:
             services.invitation_create(membership=membership, **form.cleaned_data)
@@ -36,6 +38,48 @@ def member_list(request: HttpRequest, membership: Membership) -> HttpResponse:
         "role_choices": RoleForm.base_fields["role"].choices,
     }
     return render(request, "accounts/members.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@member_view
+def invitation_cancel(
+    request: HttpRequest, membership: Membership, invitation_id: int
+) -> HttpResponse:
+    org = membership.organization
+    invitation = selectors.invitation_get(organization=org, invitation_id=invitation_id)
+    try:
+        services.invitation_cancel(membership=membership, invitation=invitation)
+    except NotAllowed:
+        raise
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"Cancelled the invitation of {invitation.email}; its link no longer works."
+        )
+    return redirect("members", slug=org.slug)
+
+
+@require_POST
+@member_view
+def invitation_resend(
+    request: HttpRequest, membership: Membership, invitation_id: int
+) -> HttpResponse:
+    org = membership.organization
+    invitation = selectors.invitation_get(organization=org, invitation_id=invitation_id)
+    try:
+        services.invitation_resend(membership=membership, invitation=invitation)
+    except NotAllowed:
+        raise
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Sent a new invitation to {invitation.email}, valid for 7 days; "
+            "the earlier link no longer works.",
+        )
+    return redirect("members", slug=org.slug)
 
 
 @require_POST
