@@ -117,3 +117,23 @@ def test_the_models_page_at_desktop_and_phone_width(member_page, artifacts):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide at 390 px"
     page.screenshot(path=str(artifacts / "models-phone.png"), full_page=True)
+
+
+def test_a_new_key_is_limited_by_ticking_served_models(member_page, artifacts):
+    page, _ = member_page
+    page.goto("/o/play/keys/")
+    choices = page.locator("input[name=allowed_models]")
+    assert [choices.nth(i).get_attribute("value") for i in range(choices.count())] == [
+        "pg-fast",
+        "pg-slow",
+    ]
+    page.get_by_label("Name").fill("only slow")
+    page.get_by_label("pg-slow").check()
+    page.locator("form").filter(has=choices.first).screenshot(
+        path=str(artifacts / "keys-allowed-models.png")
+    )
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_text("you won't see it again")).to_be_visible()
+    from accounts.models import APIKey
+
+    assert APIKey.objects.get(name="only slow").allowed_models == ["pg-slow"]
