@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import partial
 
 import orjson
 from django.db import transaction
@@ -16,6 +17,7 @@ from billing.models import LedgerKind
 from billing.periods import period_of
 from billing.services import ledger_write
 from billing.usage_rows import insert_new
+from billing.usage_signals import usage_written
 
 
 @dataclass(slots=True)
@@ -51,6 +53,8 @@ class UsageEvent:
     prepaid: bool = True
     # Set by the writer: the usage debit that paid for the record.
     ledger_entry_id: int | None = None
+    # The key's visible prefix, for the live feed (not a column: the record has the key).
+    key_prefix: str = ""
 
 
 _FIELDS = frozenset(f.name for f in fields(UsageEvent))
@@ -110,7 +114,8 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
     """Writes the records not yet written, debits each organization's prepaid usage (one
     entry per organization and month, each record pointing at its entry) and marks their
     days for the rollup, in one transaction. Idempotent by request id: a batch written
-    twice (a retry after a lost reply) neither duplicates a record nor debits twice."""
+    twice (a retry after a lost reply) neither duplicates a record nor debits twice.
+    After the commit, `usage_written` is sent with the events written."""
     if not events:
         return 0
     unique = list({e.request_id: e for e in reversed(events)}.values())
@@ -126,6 +131,11 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
             if total:
                 APIKey.objects.filter(pk=key_id).update(spent_pico=F("spent_pico") + total)
         rollup_marks.mark(fresh)
+        if fresh and usage_written.has_listeners():
+            # The live feed, once the records are there to be read (never on a rollback).
+            transaction.on_commit(
+                partial(usage_written.send_robust, sender=UsageEvent, events=fresh), robust=True
+            )
     return len(written)
 
 

@@ -1,6 +1,6 @@
 """The dashboard's portal pages (mounted at /)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from dashboard import api, home, models_page, request_log_views, usage
 
@@ -18,6 +18,7 @@ urlpatterns = [
         name="request_detail",
     ),
     path(f"{org}models/", models_page.models_page, name="models"),
+    path("", include("dashboard.live_urls")),  # o/<slug>/live/
     path(f"{org}playground/", models_page.playground, name="playground"),
     path("api/orgs/<slug:slug>/requests/", api.RequestLogApi.as_view(), name="api_requests"),
 ]
