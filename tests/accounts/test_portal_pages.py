@@ -45,3 +45,39 @@ def test_tabs_follow_the_last_organization_visited(tenancy):
     client.get("/o/org-b/keys/")
     html = client.get("/accounts/email/").content.decode()
     assert 'href="/o/org-b/keys/"' in html and 'href="/o/org-a/keys/"' not in html
+
+
+def _field_block(html: str, name: str) -> str:
+    start = html.index(f'id="id_{name}_field"')
+    return html[start : html.index("</div>\n", html.index(f'name="{name}"', start))]
+
+
+def test_password_errors_sit_under_their_own_field(client, db):
+    common = client.post(
+        "/accounts/signup/",
+        {"email": "a@b.example", "password1": "password", "password2": "password"},
+    ).content.decode()
+    assert "This password is too common." in _field_block(common, "password1")
+    assert "too common" not in _field_block(common, "email")
+    # Each error follows its own input, before the next field starts.
+    assert common.index('name="password1"') < common.index("too common")
+    assert common.index("too common") < common.index('id="id_password2_field"')
+
+    mismatch = client.post(
+        "/accounts/signup/",
+        {"email": "a@b.example", "password1": "Xy9!long-pass-zz", "password2": "other-Xy9!zz"},
+    ).content.decode()
+    block = _field_block(mismatch, "password2")
+    assert "You must type the same password each time." in block
+    assert block.index('name="password2"') < block.index("same password")
+    assert "same password" not in _field_block(mismatch, "password1")
+
+
+def test_password_change_errors_sit_under_their_own_field(tenancy):
+    client = tenancy.client(tenancy.owner)
+    html = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": "wrong", "password1": "Xy9!long-pass-zz", "password2": "Xy9!long-pass-zz"},
+    ).content.decode()
+    block = _field_block(html, "oldpassword")
+    assert block.index('name="oldpassword"') < block.index("Please type your current password.")
