@@ -65,7 +65,8 @@ def test_spend_chart_is_30_days_of_rollups_and_today_counts_errors(tenancy):
     assert values[0] == 7.0 and values[-1] == 2.5 and sum(values) == 9.5
     assert '<span class="value" id="requests-today">48</span>' in html
     assert "4 failed: 8.3% error rate" in html  # 4 of 48
-    assert "$9.50 in all" in html  # the day 30 days ago is out of the chart
+    # The day 30 days ago is out of the chart.
+    assert 'id="spend-30d" title="$9.50">$9.50</span> in all' in html
     assert "<canvas" not in html and 'id="home-spend"' in html  # drawn by the script
     assert "vendor/uplot-1.6.32/uPlot.iife.min.js" in html
 
