@@ -32,3 +32,9 @@ def percent(part: int, whole: int) -> str:
     value = Decimal(part * 100) / Decimal(whole)
     text = f"{value:.1f}".rstrip("0").rstrip(".")
     return f"{text}%"
+
+
+@register.filter
+def count(value: int | None) -> str:
+    """A count for people: 1234567 -> '1,234,567'."""
+    return f"{value or 0:,}"

@@ -64,7 +64,7 @@ def test_split_by_model_spend_over_a_range(tenancy, usage, user):
     assert 'id="usage-spend" title="$3.250001234567">$3.250001</span>' in html
     assert '<span class="value" id="usage-requests">35</span>' in html
     assert "6 failed (17.1%)" in html
-    assert '<span class="value" id="usage-tokens">1850</span>' in html
+    assert '<span class="value" id="usage-tokens">1,850</span>' in html
     assert "secret-model" not in html and "b&#x27;s key" not in html and "late" not in html
     # The top tables, most spent first; keys by name and prefix.
     models = html.split('id="top-models-table"')[1].split("</table>")[0]
@@ -81,6 +81,11 @@ def test_split_by_model_spend_over_a_range(tenancy, usage, user):
     )
     assert r.context["current"] == "usage"  # the tab the lead's nav highlights
     assert "Hourly buckets are not available" in html
+    # Without scripts, the chart's figures are a table.
+    table = html.split('id="usage-chart-table"')[1].split("</table>")[0]
+    assert '<th scope="col">gpt-4o</th><th scope="col">gpt-4o-mini</th>' in table
+    assert "<tr><td>2026-11-10</td><td>$3.00</td><td>$0.25</td></tr>" in table
+    assert "<tr><td>2026-11-12</td><td>$0.000001</td><td>$0.00</td></tr>" in table
 
 
 def test_split_by_key_requests_and_tokens(tenancy, usage):
