@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from accounts.admin_money import MoneyAdmin, MoneyTabularInline
 from accounts.models import APIKey, Invitation, Membership, Organization, User
 
 
@@ -18,14 +19,14 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(MoneyTabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(MoneyAdmin):
     list_display = ["name", "slug", "credit_balance_pico", "created_at"]
     search_fields = ["name", "slug"]
     # The balance is the ledger's sum; change it with a ledger entry, not here.
@@ -34,7 +35,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(MoneyAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "organization__slug"]
@@ -42,7 +43,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(MoneyAdmin):
     list_display = ["email", "organization", "role", "created_at", "sent_at", "accepted_at"]
     search_fields = ["email", "organization__slug"]
     exclude = ["token_digest"]
@@ -50,7 +51,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(APIKey)
-class APIKeyAdmin(admin.ModelAdmin):
+class APIKeyAdmin(MoneyAdmin):
     list_display = ["prefix", "name", "organization", "is_management", "created_at",
                     "last_used_at", "revoked_at"]  # fmt: skip
     list_filter = ["is_management"]

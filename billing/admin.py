@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from accounts.admin_money import MoneyAdmin, MoneyTabularInline
 from billing.models import (
     Alert,
     BillingAudit,
@@ -22,7 +23,7 @@ from billing.models import (
 
 
 @admin.register(CreditLedgerEntry)
-class CreditLedgerEntryAdmin(admin.ModelAdmin):
+class CreditLedgerEntryAdmin(MoneyAdmin):
     list_display = ["organization", "kind", "amount_pico", "reason", "created_at"]
     list_filter = ["kind"]
     search_fields = ["organization__slug", "reason"]
@@ -39,7 +40,7 @@ class CreditLedgerEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(MoneyAdmin):
     list_display = ["request_id", "organization", "model", "status", "input_tokens",
                     "output_tokens", "cost_pico", "latency_ms", "created_at"]  # fmt: skip
     list_filter = ["status", "endpoint", "streamed", "flagged"]
@@ -57,7 +58,7 @@ class UsageRecordAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(MoneyAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -85,7 +86,7 @@ class SpendCounterAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(MoneyAdmin):
     list_display = ["organization", "kind", "message", "created_at", "emailed_at", "resolved_at"]
     list_filter = ["kind"]
     search_fields = ["organization__slug"]
@@ -102,7 +103,7 @@ class FrozenAdmin(ReadOnlyAdmin):
         return False
 
 
-class InvoiceLineInline(admin.TabularInline):
+class InvoiceLineInline(MoneyTabularInline):
     model = InvoiceLine
     fields = ["position", "kind", "description", "model", "quantity", "amount_pico",
               "covers_period"]  # fmt: skip

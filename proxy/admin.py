@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from accounts.admin_money import MoneyAdmin, MoneyTabularInline
 from billing.models import ModelPrice
 from proxy.models import Deployment, ModelRoute, Provider, kind_choices
 
@@ -28,33 +29,33 @@ class ProviderForm(forms.ModelForm):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(MoneyAdmin):
     form = ProviderForm
     list_display = ["name", "kind", "base_url", "timeout_s", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "base_url"]
 
 
-class DeploymentInline(admin.TabularInline):
+class DeploymentInline(MoneyTabularInline):
     model = Deployment
     extra = 0
 
 
 @admin.register(ModelRoute)
-class ModelRouteAdmin(admin.ModelAdmin):
+class ModelRouteAdmin(MoneyAdmin):
     list_display = ["name", "input_price", "output_price", "cached_input_price", "is_active"]
     search_fields = ["name"]
     inlines = [DeploymentInline]
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(MoneyAdmin):
     list_display = ["model_route", "provider", "upstream_model", "priority", "weight"]
     list_filter = ["provider"]
 
 
 @admin.register(ModelPrice)
-class ModelPriceAdmin(admin.ModelAdmin):
+class ModelPriceAdmin(MoneyAdmin):
     """A model's dated prices (billing.prices), next to its route: each is in force from
     its time on, and past usage keeps the cost it had when it was made."""
 
