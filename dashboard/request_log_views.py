@@ -107,34 +107,34 @@ class _Echo:
         return value
 
 
-def _csv_lines(records: Iterator) -> Iterator[str]:
+def _csv_lines(records: Iterator[dict]) -> Iterator[str]:
     out = csv.writer(_Echo())
     yield out.writerow(CSV_COLUMNS)
     for r in records:
-        key = r.api_key
+        ttft = r["ttft_ms"]
         yield out.writerow(
             [
-                r.request_id,
-                r.created_at.isoformat(),
-                key.prefix if key else "",
-                _cell(key.name) if key else "",
-                _cell(r.model),
-                _cell(r.provider),
-                _cell(r.upstream_model),
-                r.status,
-                r.http_status,
-                r.code,
-                r.streamed,
-                r.input_tokens,
-                r.output_tokens,
-                r.cached_tokens,
-                r.cache_write_tokens,
-                r.tokens_estimated,
-                usd_text(r.cost_pico),
-                round(r.latency_ms, 1),
-                "" if r.ttft_ms is None else round(r.ttft_ms, 1),
-                r.attempts,
-                _cell(r.error),
+                r["request_id"],
+                r["created_at"].isoformat(),
+                r["api_key__prefix"] or "",
+                _cell(r["api_key__name"] or ""),
+                _cell(r["model"]),
+                _cell(r["provider"]),
+                _cell(r["upstream_model"]),
+                r["status"],
+                r["http_status"],
+                r["code"],
+                r["streamed"],
+                r["input_tokens"],
+                r["output_tokens"],
+                r["cached_tokens"],
+                r["cache_write_tokens"],
+                r["tokens_estimated"],
+                usd_text(r["cost_pico"]),
+                round(r["latency_ms"], 1),
+                "" if ttft is None else round(ttft, 1),
+                r["attempts"],
+                _cell(r["error"]),
             ]
         )
 
