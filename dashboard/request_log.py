@@ -201,10 +201,12 @@ def request_log_page(
     filters: LogFilters,
     before: Cursor | None = None,
     after: Cursor | None = None,
-    size: int = PAGE_SIZE,
+    size: int | None = None,
 ) -> LogPage:
     """One page of the log, newest first, in one query: the newest records, or those just
-    older than `before`, or just newer than `after` (the "newer" link)."""
+    older than `before`, or just newer than `after` (the "newer" link); PAGE_SIZE records
+    unless `size` says."""
+    size = size or PAGE_SIZE
     records = _filtered(organization, filters).select_related("api_key").only(*_LIST_FIELDS)
     if after is not None:
         rows = list(_newer_than(records, after).order_by("created_at", "id")[: size + 1])
