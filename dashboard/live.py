@@ -6,10 +6,13 @@ AuthMiddlewareStack) or by a management key of that organization sent as
 key, a /v1-only key or a session socket opened from another site's page is closed with
 4403; an organization the requester is not a member of (or that does not exist) with 4404.
 An accepted socket joins its own organization's group only, and receives one JSON text
-message per request (dashboard.live_publish); what the client sends is ignored.
+message per request (dashboard.live_publish); what the client sends is ignored. A socket
+that is still open is checked again before it is sent anything, at most every RECHECK_S:
+a member removed, a key revoked or a session signed out is closed with the same codes.
 """
 
 import asyncio
+import time
 from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
@@ -21,6 +24,7 @@ from dashboard import live_publish
 
 REFUSED = 4403  # no valid credentials for the feed
 NOT_FOUND = 4404  # not this requester's organization (outsiders cannot tell it exists)
+RECHECK_S = 30.0
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -50,6 +54,9 @@ def authorize(scope: dict, slug: str) -> tuple[int | None, int]:
     if not _same_origin(scope):
         # A page of another site opening a socket with the visitor's session cookie.
         return None, REFUSED
+    session = scope.get("session")
+    if session is None or not session.session_key or not session.exists(session.session_key):
+        return None, REFUSED  # signed out since (the user was resolved at the handshake)
     try:
         membership = selectors.membership_get(user=user, slug=slug)
     except Http404:
@@ -69,10 +76,15 @@ def _same_origin(scope: dict) -> bool:
 
 class UsageFeedConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    checked_at = 0.0
+
+    async def _authorized(self) -> tuple[int | None, int]:
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.checked_at = time.monotonic()
+        return await database_sync_to_async(authorize)(self.scope, slug)
 
     async def connect(self) -> None:
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        organization_id, code = await database_sync_to_async(authorize)(self.scope, slug)
+        organization_id, code = await self._authorized()
         if organization_id is None:
             await self.close(code=code)  # before accept: the handshake is refused
             return
@@ -89,5 +101,14 @@ class UsageFeedConsumer(AsyncJsonWebsocketConsumer):
         """The feed is one-way."""
 
     async def usage_batch(self, message: dict) -> None:
+        if self.group is None:
+            return
+        if time.monotonic() - self.checked_at >= RECHECK_S:
+            organization_id, code = await self._authorized()
+            if organization_id is None or live_publish.group_of(organization_id) != self.group:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+                self.group = None
+                await self.close(code=code or REFUSED)
+                return
         for text in message["records"]:
             await self.send(text_data=text)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 
 import orjson
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
@@ -36,6 +36,8 @@ MESSAGE_TYPE = "usage.batch"  # the consumer's usage_batch handler
 QUEUE_MAX = 1000  # batches waiting for the publisher; beyond that they are dropped
 SEND_TIMEOUT_S = 5.0
 DROP_LOG_EVERY_S = 60.0
+PICO = 10**12
+CENT_PICO = 10**10
 
 
 def group_of(organization_id: int) -> str:
@@ -43,25 +45,39 @@ def group_of(organization_id: int) -> str:
 
 
 def record_message(event: UsageEvent, key_prefix: str = "") -> dict:
-    """What a socket receives for one record (the contract's live usage feed)."""
+    """What a socket receives for one record (the contract's live usage feed), before
+    `record_json` (created_at is a datetime until then)."""
     return {
         "request_id": event.request_id,
-        "created_at": _iso_utc(event.created_at),
+        "created_at": event.created_at,
         "key_prefix": event.key_prefix or key_prefix,
         "model": event.model,
         "status": event.status,
         "http_status": event.http_status,
         "input_tokens": event.input_tokens,
         "output_tokens": event.output_tokens,
-        "cost_usd": usd_text(event.cost_pico),
+        "cost_usd": usd_exact(event.cost_pico),
         "latency_ms": round(event.latency_ms, 3),
     }
 
 
-def _iso_utc(at: datetime) -> str:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def record_json(message: dict) -> str:
+    """ISO 8601 in UTC with a Z (timezone.now() and event_loads give UTC datetimes)."""
+    at = message["created_at"]
+    if at.tzinfo is not None and at.utcoffset():
+        message = {**message, "created_at": at.astimezone(UTC)}
+    return orjson.dumps(message, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC).decode()
+
+
+def usd_exact(pico: int) -> str:
+    """accounts.money.usd_text's text, in integers: a fifth of its cost (Decimal), which
+    counts here, once per record of every batch."""
+    if type(pico) is not int or pico < 0:
+        return usd_text(pico)
+    whole, frac = divmod(pico, PICO)
+    if frac % CENT_PICO == 0:
+        return f"{whole}.{frac // CENT_PICO:02d}"
+    return f"{whole}.{frac:012d}".rstrip("0")
 
 
 class Publisher:
@@ -133,7 +149,7 @@ def batches_of(events: Sequence[UsageEvent]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     for event in sorted(events, key=lambda e: e.created_at):
         message = record_message(event, prefixes.get(event.api_key_id, ""))
-        out[group_of(event.organization_id)].append(orjson.dumps(message).decode())
+        out[group_of(event.organization_id)].append(record_json(message))
     return out
 
 

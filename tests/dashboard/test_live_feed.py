@@ -188,6 +188,46 @@ def test_written_records_reach_their_organizations_socket_only(transactional_db,
         assert abs((timezone.now() - at).total_seconds()) < 60
 
 
+def test_an_open_socket_is_checked_again_before_it_is_sent_anything(
+    transactional_db, tenancy, monkeypatch
+):
+    """A member removed, a session signed out, a key revoked: closed, sent nothing."""
+    from django.contrib.sessions.models import Session
+
+    from accounts.models import Membership
+    from dashboard import live
+
+    manage = api_key_create(organization=tenancy.org, name="ops", is_management=True)
+    member, admin, owner = (cookie(u) for u in (tenancy.member, tenancy.admin, tenancy.owner))
+    admin_session = admin[0][1].decode().split("=", 1)[1]
+    monkeypatch.setattr(live, "RECHECK_S", 0.0)
+
+    def revoke_all():
+        Membership.objects.filter(user=tenancy.member).delete()
+        Session.objects.filter(session_key=admin_session).delete()
+        api_key_revoke(key=manage.key)
+
+    async def scenario():
+        sockets = [await feed("org-a", h) for h in (member, admin, bearer(manage.secret), owner)]
+        for s in sockets:
+            assert (await s.connect())[0]
+        await database_sync_to_async(revoke_all)()
+        batch = [event(tenancy.org, None, "req_after")]
+        assert await database_sync_to_async(usage_record_batch)(batch) == 1
+        closed = [await s.receive_output(timeout=2) for s in sockets[:3]]
+        still = json.loads(await sockets[3].receive_from(timeout=2))["request_id"]
+        await sockets[3].disconnect()
+        return [(m["type"], m.get("code")) for m in closed], still
+
+    closed, still = run(scenario())
+    assert closed == [
+        ("websocket.close", 4404),  # no longer a member
+        ("websocket.close", 4403),  # signed out
+        ("websocket.close", 4403),  # revoked key
+    ]
+    assert still == "req_after"  # the owner, still a member, is sent the record
+
+
 def test_a_rolled_back_write_publishes_nothing(transactional_db, tenancy):
     owner = cookie(tenancy.owner)
 
@@ -362,3 +402,15 @@ def test_the_page_script_writes_text_only():
     assert "textContent" in script
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
         assert sink not in script, sink
+
+
+def test_cost_text_is_usd_text_exactly():
+    import random
+
+    from accounts.money import usd_text
+
+    rng = random.Random(12)
+    values = [0, 1, 10**10, 10**12, 5 * 10**11, 99 * 10**10, 10**12 + 1, 10**16, -5]
+    values += [rng.randrange(10**17) for _ in range(5000)]
+    values += [rng.randrange(10**4) * 10 ** rng.randrange(13) for _ in range(5000)]
+    assert [live_publish.usd_exact(v) for v in values] == [usd_text(v) for v in values]
