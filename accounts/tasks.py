@@ -10,10 +10,13 @@ from accounts.models import Invitation
 @shared_task
 def invitation_send(invitation_id: int, token: str) -> None:
     """Emails the invitation link. The token travels only in this message and the email."""
-    invitation = Invitation.objects.select_related("organization", "invited_by").get(
-        pk=invitation_id
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
     )
-    if invitation.sent_at is not None or not invitation.is_open:
+    # Gone (cancelled, or replaced by a newer invitation) or resent: nothing to send.
+    if invitation is None or invitation.sent_at is not None or not invitation.is_open:
         return
     link = settings.PORTAL_URL.rstrip("/") + reverse("invitation_accept", args=[token])
     inviter = invitation.invited_by.email if invitation.invited_by else "Someone"

@@ -121,3 +121,12 @@ def test_the_sign_up_link_prefills_the_invitees_email(client, tenancy):
     assert re.search(r'<input[^>]+name="email"[^>]+value="new@example.com"', signup) or re.search(
         r'<input[^>]+value="new@example.com"[^>]+name="email"', signup
     )
+
+
+def test_a_cancelled_invitation_is_not_emailed(tenancy, mailoutbox):
+    from accounts.tasks import invitation_send
+
+    new = invitation_create(membership=owner_of(tenancy), email="gone@example.com")
+    new.invitation.delete()
+    invitation_send(new.invitation.pk, new.token)  # the worker gets to it afterwards
+    assert not mailoutbox
