@@ -58,6 +58,10 @@ class Organization(models.Model):
     low_balance_threshold_pico = models.BigIntegerField(null=True, blank=True)
     # On a spend spike, pause the keys that made it, not only tell the owners.
     pause_keys_on_spike = models.BooleanField(default=False)
+    # Store each /v1 request's prompt and answer (billing.models.UsageBody), kept this
+    # many days. Off by default: the gateway keeps counts, never content, unless asked.
+    log_bodies = models.BooleanField(default=False)
+    body_retention_days = models.PositiveSmallIntegerField(default=30)
 
     def __str__(self) -> str:
         return self.name

@@ -17,8 +17,14 @@ from billing.models.ledger import CreditLedgerEntry, LedgerKind
 from billing.models.payments import BillingProfile, StripeEvent, TopUp, TopUpStatus
 from billing.models.plans import Overage, Plan, PlanChange, PlanKind
 from billing.models.prices import ModelPrice
-from billing.models.rollups import RollupDirty, UsageRollup
-from billing.models.usage import SpendCounter, UsageQuarantine, UsageRecord, UsageStatus
+from billing.models.rollups import RollupDirty, UsageRollup, UsageRollupHour
+from billing.models.usage import (
+    SpendCounter,
+    UsageBody,
+    UsageQuarantine,
+    UsageRecord,
+    UsageStatus,
+)
 
 __all__ = [
     "OPEN_STATUSES",
@@ -45,8 +51,10 @@ __all__ = [
     "StripeEvent",
     "TopUp",
     "TopUpStatus",
+    "UsageBody",
     "UsageQuarantine",
     "UsageRecord",
     "UsageRollup",
+    "UsageRollupHour",
     "UsageStatus",
 ]

@@ -34,6 +34,35 @@ class UsageRollup(models.Model):
         return f"{self.organization_id} {self.day} {self.key_id} {self.model}"
 
 
+class UsageRollupHour(models.Model):
+    """The same sums per UTC hour: what the Usage page draws for ranges short enough to
+    read by the hour. Recomputed with the daily rows, from the same records."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
+    hour = models.DateTimeField()  # UTC, on the hour
+    key_id = models.PositiveIntegerField(default=0)
+    model = models.CharField(max_length=200)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cost_pico = models.BigIntegerField(default=0)
+    debited_pico = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "hour", "key_id", "model"], name="usage_rollup_hour_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.hour:%Y-%m-%d %H}h {self.key_id} {self.model}"
+
+
 class RollupDirty(models.Model):
     """A (organization, day) whose rollup rows are behind its usage records: marked by the
     usage writer in the transaction that inserts them, cleared by the rollup task once it

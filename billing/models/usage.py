@@ -72,6 +72,24 @@ class UsageRecord(models.Model):
         return f"{self.request_id} {self.model} {self.status}"
 
 
+class UsageBody(models.Model):
+    """The prompt and answer of one request, stored only while its organization has body
+    logging on (accounts.Organization.log_bodies), and deleted after its retention."""
+
+    request_id = models.CharField(max_length=64, unique=True)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The request body as the client sent it, and the answer as the client received it
+    # (the server-sent events of a stream), each cut at billing.bodies.MAX_CHARS.
+    prompt = models.TextField(blank=True)
+    answer = models.TextField(blank=True)
+    prompt_truncated = models.BooleanField(default=False)
+    answer_truncated = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.request_id
+
+
 class UsageQuarantine(models.Model):
     """A usage event the database refused: kept whole, apart, for an admin to look at;
     the rest of its batch was written without it."""
