@@ -1,6 +1,8 @@
 /* Draws the usage charts with uPlot from the page's json_script data:
- * {id, metric: "spend"|"tokens"|"requests", x: ["YYYY-MM-DD", ...],
- *  series: [{label, values: [...]}]}. Without scripts the page's tables carry the same figures. */
+ * {id, metric: "spend"|"tokens"|"requests", bucket: "day"|"hour" (day when absent),
+ *  x: ["YYYY-MM-DD", ...] or ["YYYY-MM-DDTHH:00:00Z", ...] (UTC), series: [{label, values: [...]}]}.
+ * Without scripts the page's tables carry the same figures. Times are shown in UTC, as the
+ * rollups are cut. */
 (function () {
   "use strict";
   var COLORS = ["#2e6ae6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5f3dc4", "#868e96"];
@@ -13,16 +15,40 @@
     return Math.round(v).toLocaleString("en-US");
   }
 
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  // "2026-12-02" for a day, "2026-12-02 05:00 UTC" for an hour: the legend's x value.
+  function when(hourly, ts) {
+    if (ts == null) return "";
+    var d = new Date(ts * 1000);
+    var day = d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+    return hourly ? day + " " + pad(d.getUTCHours()) + ":00 UTC" : day;
+  }
+
+  // Hour ticks read "05:00"; a tick at midnight, or the first, also names its day.
+  function hourTicks(u, ticks) {
+    return ticks.map(function (ts, n) {
+      var d = new Date(ts * 1000);
+      var time = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+      if (n > 0 && d.getUTCHours() !== 0) return time;
+      return time + "\n" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+    });
+  }
+
   function draw(dataId) {
     var node = document.getElementById(dataId);
     if (!node || typeof uPlot === "undefined") return;
     var data = JSON.parse(node.textContent);
     var box = document.getElementById(data.id);
     if (!box) return;
-    var xs = data.x.map(function (day) { return Date.parse(day + "T00:00:00Z") / 1000; });
+    var hourly = data.bucket === "hour";
+    // Unix seconds, as uPlot takes them: a day is its UTC midnight, an hour is ISO already.
+    var xs = data.x.map(function (x) {
+      return Date.parse(x.length === 10 ? x + "T00:00:00Z" : x) / 1000;
+    });
     var stacked = data.series.length > 1;
     var columns = [xs];
-    var series = [{}];
+    var series = [{ value: function (u, ts) { return when(hourly, ts); } }];
     data.series.forEach(function (s, n) {
       var color = COLORS[n % COLORS.length];
       columns.push(s.values);
@@ -43,7 +69,7 @@
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
       axes: [
-        {},
+        hourly ? { values: hourTicks, size: 50 } : {},
         { size: 70, values: function (u, ticks) { return ticks.map(function (v) { return format(data.metric, v); }); } },
       ],
       legend: { live: true },

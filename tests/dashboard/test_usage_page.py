@@ -76,14 +76,18 @@ def test_split_by_model_spend_over_a_range(tenancy, usage, user):
     # The filters are kept: in the form and in the CSV link.
     assert 'value="2026-11-10"' in html and 'value="2026-11-12"' in html
     assert (
-        'href="/o/org-a/usage.csv?start=2026-11-10&amp;end=2026-11-12&amp;metric=spend&amp;split=model"'
-        in html
+        'href="/o/org-a/usage.csv?start=2026-11-10&amp;end=2026-11-12&amp;metric=spend'
+        '&amp;split=model&amp;bucket=day"' in html
     )
     assert r.context["current"] == "usage"  # the tab the lead's nav highlights
-    assert "Hourly buckets are not available" in html
+    assert "Per UTC day, 2026-11-10 00:00 to 2026-11-12 24:00 UTC" in html
+    assert '<option value="day" selected>Day</option>' in html
     # Without scripts, the chart's figures are a table.
     table = html.split('id="usage-chart-table"')[1].split("</table>")[0]
-    assert '<th scope="col">gpt-4o</th><th scope="col">gpt-4o-mini</th>' in table
+    assert (
+        '<th scope="col">Day (UTC)</th><th scope="col">gpt-4o</th><th scope="col">gpt-4o-mini</th>'
+        in table
+    )
     assert "<tr><td>2026-11-10</td><td>$3.00</td><td>$0.25</td></tr>" in table
     assert "<tr><td>2026-11-12</td><td>$0.000001</td><td>$0.00</td></tr>" in table
 
