@@ -273,3 +273,31 @@ class OrganizationAlertsForm(PortalForm):
             "low_balance_threshold_pico": _pico(data["low_balance_threshold_usd"]),
             "pause_keys_on_spike": data["pause_keys_on_spike"],
         }
+
+
+RETENTION_CHOICES = [(1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days")]
+
+
+class OrganizationLoggingForm(PortalForm):
+    log_bodies = forms.BooleanField(
+        label="Store each request's prompt and answer (shown in the request log)",
+        required=False,
+    )
+    body_retention_days = forms.TypedChoiceField(
+        label="Keep them for",
+        choices=RETENTION_CHOICES,
+        coerce=int,
+        help_text="Older ones are deleted within the hour.",
+    )
+
+    @classmethod
+    def for_organization(cls, org: Organization, data=None) -> "OrganizationLoggingForm":
+        initial = {"log_bodies": org.log_bodies, "body_retention_days": org.body_retention_days}
+        return cls(data, initial=initial)
+
+    def service_fields(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "log_bodies": data["log_bodies"],
+            "body_retention_days": data["body_retention_days"],
+        }

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import keys, limits
-from accounts.errors import Conflict, DomainError, NotAllowed
+from accounts.errors import Conflict, DomainError, FieldError, NotAllowed
 from accounts.key_services import (  # noqa: F401  the API keys' services, re-exported
     NewKey,
     api_key_create,
@@ -297,6 +297,31 @@ def organization_set_alerts(
     )
     organization.pause_keys_on_spike = bool(pause_keys_on_spike)
     organization.save(update_fields=["low_balance_threshold_pico", "pause_keys_on_spike"])
+    return organization
+
+
+RETENTION_DAYS = (1, 7, 30, 90)
+
+
+def organization_set_logging(
+    *,
+    organization: Organization,
+    acting: Membership | None = None,
+    log_bodies: bool,
+    body_retention_days: int,
+) -> Organization:
+    """Whether the gateway stores each request's prompt and answer, and for how many days
+    (billing.bodies purges what is older). The proxy reads it with the key, so it applies
+    within the key cache's TTL (2 s)."""
+    _check_may_manage(acting, organization, "request logging")
+    if body_retention_days not in RETENTION_DAYS:
+        raise FieldError(
+            "body_retention_days",
+            f"Keep bodies for one of {', '.join(map(str, RETENTION_DAYS))} days.",
+        )
+    organization.log_bodies = bool(log_bodies)
+    organization.body_retention_days = body_retention_days
+    organization.save(update_fields=["log_bodies", "body_retention_days"])
     return organization
 
 

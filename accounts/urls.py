@@ -31,5 +31,6 @@ urlpatterns = [
     path(org + "settings/rename/", organizations.org_rename, name="org_rename"),
     path(org + "settings/limits/", organizations.org_limits, name="org_limits"),
     path(org + "settings/alerts/", organizations.org_alerts, name="org_alerts"),
+    path(org + "settings/logging/", organizations.org_logging, name="org_logging"),
     path(org + "settings/delete/", organizations.org_delete, name="org_delete"),
 ]

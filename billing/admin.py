@@ -19,6 +19,7 @@ from billing.models import (
     UsageQuarantine,
     UsageRecord,
     UsageRollup,
+    UsageRollupHour,
 )
 
 
@@ -203,6 +204,17 @@ class UsageRollupAdmin(FrozenAdmin):
                     "output_tokens", "cost_pico"]  # fmt: skip
     list_filter = ["day"]
     search_fields = ["organization__slug", "model"]
+
+
+@admin.register(UsageRollupHour)
+class UsageRollupHourAdmin(FrozenAdmin):
+    list_display = ["organization", "hour", "key_id", "model", "requests", "input_tokens",
+                    "output_tokens", "cost_pico"]  # fmt: skip
+    list_filter = ["hour"]
+    search_fields = ["organization__slug", "model"]
+
+
+# UsageBody is not registered: customers' prompts are not for browsing in the admin.
 
 
 @admin.register(RollupDirty)

@@ -45,3 +45,12 @@ def periods_close() -> int:
     from billing.invoices.reconcile import periods_close as close
 
     return len(close())
+
+
+@shared_task
+def bodies_purge() -> int:
+    """Every BILLING_BODIES_PURGE_EVERY_S (1 h): deletes the prompt and answer bodies older
+    than their organization's retention."""
+    from billing.bodies import bodies_purge as purge
+
+    return purge()

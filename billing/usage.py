@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import APIKey
-from billing import rollup_marks, spend_counters
+from billing import bodies, rollup_marks, spend_counters
 from billing.models import LedgerKind
 from billing.periods import period_of
 from billing.services import ledger_write
@@ -55,6 +55,12 @@ class UsageEvent:
     ledger_entry_id: int | None = None
     # The key's visible prefix, for the live feed (not a column: the record has the key).
     key_prefix: str = ""
+    # The prompt and answer (billing.bodies), set only when the organization logs bodies:
+    # None means nothing is stored. Not columns of the record: a UsageBody row.
+    prompt: str | None = None
+    answer: str = ""
+    prompt_truncated: bool = False
+    answer_truncated: bool = False
 
 
 _FIELDS = frozenset(f.name for f in fields(UsageEvent))
@@ -122,6 +128,7 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
     with transaction.atomic():
         written = insert_new(unique, before_insert=_debit)
         fresh = [e for e in unique if e.request_id in written]
+        bodies.bodies_write(fresh)
         spent: dict[int, int] = defaultdict(int)
         for event in fresh:
             if event.api_key_id is not None:

@@ -4,14 +4,19 @@ import csv
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from accounts.models import Membership
 from accounts.money import usd_text
 from accounts.views.access import member_view
+from billing import bodies
 from dashboard import request_log
+from dashboard.bodies import shown
 from dashboard.request_log import FilterErrors, LogFilters
 
 CSV_COLUMNS = (
@@ -69,6 +74,7 @@ def requests_page(request: HttpRequest, membership: Membership) -> HttpResponse:
         "query": urlencode(query),
         "older_query": urlencode({**query, "before": page.older}) if page.older else "",
         "newer_query": urlencode({**query, "after": page.newer}) if page.newer else "",
+        "stored_bodies": bodies.bodies_stored(organization=org),
     }
     return render(request, "dashboard/requests.html", context)
 
@@ -77,13 +83,32 @@ def requests_page(request: HttpRequest, membership: Membership) -> HttpResponse:
 def request_detail(request: HttpRequest, membership: Membership, request_id: str) -> HttpResponse:
     record = request_log.request_get(organization=membership.organization, request_id=request_id)
     record.cost_exact = usd_text(record.cost_pico)
+    org = membership.organization
+    stored = bodies.body_get(organization=org, request_id=record.request_id)
     context = {
         "membership": membership,
         "current": "requests",
         "record": record,
         "fallbacks": max(record.attempts - 1, 0),
+        "body": shown(stored) if stored is not None else None,
+        "logging": org.log_bodies,
     }
     return render(request, "dashboard/request_detail.html", context)
+
+
+@require_POST
+@member_view
+def request_bodies_delete(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Every stored prompt and answer of the organization, deleted now (owners and admins)."""
+    if not membership.can_manage:
+        raise PermissionDenied(
+            "Only an admin or owner can delete the stored prompts and answers; ask one of them."
+        )
+    count = bodies.bodies_delete(organization=membership.organization)
+    messages.success(
+        request, f"Deleted {count} stored prompt{'s' if count != 1 else ''} and answers."
+    )
+    return redirect("requests", slug=membership.organization.slug)
 
 
 @member_view

@@ -13,6 +13,11 @@ urlpatterns = [
     path(f"{org}requests/", request_log_views.requests_page, name="requests"),
     path(f"{org}requests.csv", request_log_views.requests_csv, name="requests_csv"),
     path(
+        f"{org}request-bodies/delete/",
+        request_log_views.request_bodies_delete,
+        name="request_bodies_delete",
+    ),
+    path(
         f"{org}requests/<str:request_id>/",
         request_log_views.request_detail,
         name="request_detail",

@@ -162,6 +162,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.tasks.periods_close",
         "schedule": env.float("BILLING_CLOSE_EVERY_S", default=300.0),
     },
+    # Stored prompts and answers past their organization's retention (billing/bodies.py).
+    "billing-bodies-purge": {
+        "task": "billing.tasks.bodies_purge",
+        "schedule": env.float("BILLING_BODIES_PURGE_EVERY_S", default=3600.0),
+    },
     # Auto-reload (billing/stripe/autoreload.py): each charge has its idempotency key.
     "billing-autoreload-check": {"task": "billing.stripe.tasks.autoreload_check", "schedule": 60.0},
 }

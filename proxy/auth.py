@@ -43,6 +43,8 @@ class KeyInfo:
     # The organization's plan in force when the key was loaded (billing.plans): whether
     # its usage is paid from credit, and whether it stops at the included usage.
     plan: Terms = BUILTIN
+    # The organization stores prompts and answers (billing.bodies).
+    log_bodies: bool = False
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -74,6 +76,7 @@ def _load(digest: str) -> KeyInfo | None:
         org_tpm_limit=org.tpm_limit,
         org_monthly_cap_pico=org.monthly_cap_pico,
         plan=plan_in_force(organization_id=key.organization_id, at=now),
+        log_bodies=org.log_bodies,
     )
 
 

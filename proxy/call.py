@@ -13,6 +13,7 @@ from billing.holds import Hold
 from billing.models import UsageStatus
 from billing.usage_checks import cost_sane, counts_sane
 from proxy.auth import KeyInfo
+from proxy.body_log import BodyLog
 from proxy.limits import Ticket
 from proxy.table import DeploymentEntry, ModelEntry
 from proxy.translate.canonical import ChatRequest, Cost, Usage
@@ -43,6 +44,8 @@ class Call:
     hold: Hold | None = None
     # The rate limiter's admission (proxy.limits), whose tokens settle with the usage.
     ticket: "Ticket | None" = None
+    # The request and answer bytes, when the organization logs bodies (proxy.body_log).
+    bodies: BodyLog | None = None
     _parsed_dropped: list[str] = field(default_factory=list, repr=False)
 
     def canonical_request(self) -> ChatRequest:
@@ -110,6 +113,11 @@ class Outcome:
             usage = Usage(*counts)
         self.usage, self.estimated = usage, estimated
         self.cost_pico = call.price(usage).pico if usage is not None else 0
+
+    def answered(self, call: Call, data: bytes) -> None:
+        """Bytes the client is sent, kept when the call logs bodies."""
+        if call.bodies is not None:
+            call.bodies.add(data)
 
     def first_byte(self, call: Call) -> None:
         if self.ttft_ms is None:

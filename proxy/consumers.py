@@ -13,6 +13,7 @@ from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
 from proxy import addresses, gate, inflight, last_used, limits, spend
+from proxy.body_log import BodyLog
 from proxy.call import Call
 from proxy.recording import record_refusal
 from proxy.relay import SSE_HEADERS, relay
@@ -51,6 +52,7 @@ class V1Consumer(AsyncHttpConsumer):
         self.key = None
         self.model_name = ""
         self.relayed = False
+        self.raw_body = b""
 
     async def dispatch(self, message) -> None:
         # Channels' own dispatch first closes stale database connections, a thread-pool
@@ -91,6 +93,7 @@ class V1Consumer(AsyncHttpConsumer):
                     413, f"The request body is larger than {limit} MiB.", code="request_too_large"
                 )
             self.headers_in = dict(self.scope["headers"])
+            self.raw_body = body
             await self.serve(body)
         except ProxyError as err:
             await self._refused(err)
@@ -111,6 +114,10 @@ class V1Consumer(AsyncHttpConsumer):
         (which records every call it takes, failures included)."""
         if self.key is None or self.relayed:
             return
+        bodies = None
+        if self.key.log_bodies:
+            bodies = BodyLog(self.raw_body)
+            bodies.add(SHAPES[self.endpoint].error_body(err))
         await record_refusal(
             request_id=self.request_id,
             endpoint=self.recorded_endpoint(),
@@ -118,6 +125,7 @@ class V1Consumer(AsyncHttpConsumer):
             model=self.model_name,
             err=err,
             started=self.arrived,
+            bodies=bodies,
         )
 
     async def fail(self, err: ProxyError) -> None:
@@ -181,6 +189,8 @@ class RelayConsumer(V1Consumer):
             raise
         call = Call(self.request_id, self.endpoint, key, model, data, self.headers_in, self.arrived)
         call.hold, call.ticket = hold, ticket
+        if key.log_bodies:
+            call.bodies = BodyLog(body)
         self.relayed = True
         last_used.mark(key.key_id)  # every gate passed; written in the background
         await relay(call, self)

@@ -7,6 +7,7 @@ from billing.models import UsageStatus
 from billing.usage import UsageEvent
 from proxy import limits, spend
 from proxy.auth import KeyInfo
+from proxy.body_log import BodyLog
 from proxy.call import Call, Outcome
 from proxy.translate.canonical import Usage
 from proxy.translate.errors import ProxyError
@@ -47,6 +48,7 @@ async def record_call(call: Call, outcome: Outcome) -> None:
             error=outcome.error[:300],
             code=outcome.code,
             prepaid=call.key.plan.prepaid,  # a flat plan's usage is invoiced, not debited
+            **(call.bodies.fields() if call.bodies is not None else {}),
         ),
         call.hold,
     )
@@ -62,8 +64,10 @@ async def record_refusal(
     err: ProxyError,
     started: float,
     streamed: bool = False,
+    bodies: BodyLog | None = None,
 ) -> None:
-    """A request the gateway refused by itself after authentication."""
+    """A request the gateway refused by itself after authentication; `bodies` holds the
+    request and the error answer when the organization logs bodies."""
     await record(
         UsageEvent(
             request_id=request_id,
@@ -80,5 +84,6 @@ async def record_refusal(
             error=err.message[:300],
             code=err.code or "",
             prepaid=key.plan.prepaid,
+            **(bodies.fields() if bodies is not None else {}),
         )
     )

@@ -235,6 +235,7 @@ async def _json(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, re
     outcome.status, outcome.http_status = UsageStatus.OK, 200
     outcome.first_byte(call)
     payload = dumps(rendered)
+    outcome.answered(call, payload)
     await record_call(call, outcome)
     await out.open(200, [*JSON_HEADERS, *outcome.headers(call)])
     await out.write(payload, more=False)
@@ -247,6 +248,7 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
             data = relay.feed(chunk)
             if data:
                 outcome.first_byte(call)
+                outcome.answered(call, data)
                 await out.write(data, more=True)
         if not relay.done:
             raise UpstreamFailed("the upstream stream ended before its end marker")
@@ -255,7 +257,9 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
     except (httpx.HTTPError, UpstreamFailed) as exc:
         if isinstance(exc, UpstreamFailed) and exc.partial:
             outcome.first_byte(call)
-            await out.write(b"".join(exc.partial), more=True)  # what came before the break
+            partial = b"".join(exc.partial)
+            outcome.answered(call, partial)
+            await out.write(partial, more=True)  # what came before the break
         failed = exc if isinstance(exc, UpstreamFailed) else UpstreamFailed(str(exc))
         err = upstream_errors.upstream_failed(failed, during="mid-stream")
         outcome.error = err.message
@@ -266,6 +270,7 @@ async def _stream(call: Call, opened: Opened, out: ClientOut, outcome: Outcome, 
         else:
             outcome.charge(call, estimate(call, relay.generated_chars), estimated=True)
         await opened.response.aclose()
+    outcome.answered(call, last)
     await record_call(call, outcome)
     await out.write(last, more=False)
 
@@ -311,6 +316,7 @@ async def _pass_error(call: Call, opened: Opened, out: ClientOut, outcome: Outco
         body = SHAPES[call.endpoint].error_body(err)
     outcome.status, outcome.http_status = UsageStatus.CLIENT_ERROR, status
     outcome.error = body.decode(errors="replace")[:300]
+    outcome.answered(call, body)
     await record_call(call, outcome)
     await out.open(status, [*JSON_HEADERS, *outcome.headers(call)])
     await out.write(body, more=False)

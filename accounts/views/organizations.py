@@ -15,6 +15,7 @@ from accounts.forms import (
     OrganizationDeleteForm,
     OrganizationForm,
     OrganizationLimitsForm,
+    OrganizationLoggingForm,
 )
 from accounts.models import Membership
 from accounts.views.access import LAST_ORG_SESSION_KEY, forget_organization, member_view
@@ -60,6 +61,7 @@ def _settings_page(
     delete_form: OrganizationDeleteForm | None = None,
     limits_form: OrganizationLimitsForm | None = None,
     alerts_form: OrganizationAlertsForm | None = None,
+    logging_form: OrganizationLoggingForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     org = membership.organization
@@ -69,6 +71,7 @@ def _settings_page(
         "delete_form": delete_form or OrganizationDeleteForm(slug=org.slug),
         "limits_form": limits_form or OrganizationLimitsForm.for_organization(org),
         "alerts_form": alerts_form or OrganizationAlertsForm.for_organization(org),
+        "logging_form": logging_form or OrganizationLoggingForm.for_organization(org),
     }
     return render(request, "accounts/settings.html", context, status=status)
 
@@ -90,6 +93,16 @@ def org_alerts(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _save_settings(
         request, membership, OrganizationAlertsForm, services.organization_set_alerts,
         "alerts_form", "Saved the alert settings.",
+    )  # fmt: skip
+
+
+@require_POST
+@member_view
+def org_logging(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Whether prompts and answers are stored, and for how long."""
+    return _save_settings(
+        request, membership, OrganizationLoggingForm, services.organization_set_logging,
+        "logging_form", "Saved the request logging settings.",
     )  # fmt: skip
 
 
