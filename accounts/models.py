@@ -202,15 +202,23 @@ class APIKey(models.Model):
         status = self.status
         return "budget spent" if status == "active" and self.budget_spent else status
 
+    # What a day, week or month budget has spent this period: set by accounts.key_spend
+    # (the counters are billing's); None when not read.
+    period_spent_pico: int | None = None
+
+    @property
+    def budget_used_pico(self) -> int | None:
+        """What the budget's current period has spent: every request of the key for a
+        total budget, the period's counter for the others (None when not read)."""
+        if self.budget_period == BudgetPeriod.TOTAL:
+            return self.spent_pico
+        return self.period_spent_pico
+
     @property
     def budget_spent(self) -> bool:
-        """A total budget used up (spent_pico counts every request of the key). Budgets
-        by day, week or month start again; their counters are billing's."""
-        return (
-            self.budget_pico is not None
-            and self.budget_period == BudgetPeriod.TOTAL
-            and self.spent_pico >= self.budget_pico
-        )
+        """The budget of the current period is used up."""
+        used = self.budget_used_pico
+        return self.budget_pico is not None and used is not None and used >= self.budget_pico
 
     @property
     def last_valid_day(self):

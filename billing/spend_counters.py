@@ -92,3 +92,16 @@ def spent(subject: str, period: str) -> int:
         .first()
         or 0
     )
+
+
+def keys_spent(keys, at: datetime | None = None) -> dict[int, int]:
+    """What each key (accounts.models.APIKey) spent in the period of its budget holding
+    `at` (now when None), in one query: key id → pico-USD (missing when nothing)."""
+    at = at or datetime.now(UTC)
+    wanted = {(key_subject(k.pk), period_id(k.budget_period, at)): k.pk for k in keys}
+    if not wanted:
+        return {}
+    rows = SpendCounter.objects.filter(
+        subject__in={s for s, _ in wanted}, period__in={p for _, p in wanted}
+    ).values_list("subject", "period", "spent_pico")
+    return {wanted[(s, p)]: pico for s, p, pico in rows if (s, p) in wanted}

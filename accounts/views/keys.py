@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
-from accounts import key_services, selectors
+from accounts import key_services, key_spend, selectors
 from accounts.errors import DomainError, NotAllowed
 from accounts.forms import KeyCreateForm, KeyLimitsForm, KeyRotateForm
 from accounts.models import APIKey, Membership
@@ -64,7 +64,7 @@ def _list_page(
 ) -> HttpResponse:
     context = {
         "membership": membership,
-        "keys": selectors.api_keys_of(organization=membership.organization),
+        "keys": key_spend.attach(list(selectors.api_keys_of(organization=membership.organization))),
         "form": form,
         "create_token": token or secrets.token_urlsafe(16),
     }
@@ -85,6 +85,7 @@ def key_edit(request: HttpRequest, membership: Membership, key_id: int) -> HttpR
     """GET: the key's name and limits in a form. POST: change them (members: their own
     keys; admins and owners: any), effective in the proxy within seconds."""
     key = selectors.api_key_get(organization=membership.organization, key_id=key_id)
+    key_spend.attach([key])
     may_edit = membership.can_manage or key.created_by_id == membership.user_id
     form = KeyLimitsForm.for_key(key, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():

@@ -83,3 +83,34 @@ def test_a_key_whose_total_budget_is_spent_reads_budget_spent(tenancy):
 def _row(html: str, pk: int) -> str:
     start = html.index(f'id="key-{pk}"')
     return html[start : html.index("</tr>", start)]
+
+
+def test_a_key_whose_monthly_budget_is_spent_reads_budget_spent_until_next_month(tenancy):
+    """The period's spend comes from billing's counters (accounts.key_spend); last
+    month's spend does not count against this month's budget."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.usage import UsageEvent, usage_record_batch
+
+    key = APIKey.objects.get(pk=tenancy.owner_key.key.pk)
+    APIKey.objects.filter(pk=key.pk).update(budget_pico=10**12, budget_period=BudgetPeriod.MONTH)
+    now = timezone.now()
+    last_month = now.replace(day=1) - timedelta(days=1)
+
+    def spend(request_id: str, at, pico: int) -> None:
+        usage_record_batch([UsageEvent(
+            request_id=request_id, organization_id=tenancy.org.pk, api_key_id=key.pk,
+            endpoint="chat", model="demo", status="ok", cost_pico=pico, created_at=at,
+        )])  # fmt: skip
+
+    client = tenancy.client(tenancy.owner)
+    spend("req_last_month", last_month, 5 * 10**12)
+    row = _row(client.get(KEYS).content.decode(), key.pk)
+    assert ">active<" in row and "$0.00 of $1.00 budget per month" in row
+    spend("req_this_month", now, 10**12)
+    row = _row(client.get(KEYS).content.decode(), key.pk)
+    assert ">budget spent<" in row and "$1.00 of $1.00 per month" in row
+    assert "wait for the next month" in row
+    assert "budget spent" in client.get(f"{KEYS}{key.pk}/").content.decode()
