@@ -16,6 +16,7 @@ from django.urls import Resolver404, resolve
 
 from accounts.models import Membership, Role
 from accounts.services import api_key_create, invitation_create, organization_create
+from billing.usage import UsageEvent, usage_record_batch
 from tests.browser.test_portal_flows import sign_in
 from tests.conftest import make_user
 
@@ -36,6 +37,7 @@ PAGES = [
     "/o/acme/settings/",
     "/o/acme/usage/",
     "/o/acme/requests/",
+    "/o/acme/requests/req_a11y/",  # with its stored prompt and answer
     "/o/acme/live/",
     "/o/acme/models/",
     "/o/acme/playground/",
@@ -82,6 +84,13 @@ def test_no_serious_violation_on_any_page(browser, live_server, transactional_db
     key = api_key_create(organization=org, name="ci", created_by=owner, rpm_limit=60).key
     api_key_create(organization=org, name="theirs", created_by=member)
     invitation_create(membership=Membership.objects.get(user=owner), email="new@acme.example")
+    org.log_bodies = True
+    org.save()
+    usage_record_batch([UsageEvent(
+        request_id="req_a11y", organization_id=org.pk, api_key_id=key.pk, endpoint="chat",
+        model="demo", status="ok", streamed=True, prompt='{"model": "demo", "messages": []}',
+        answer='data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n',
+    )])  # fmt: skip
 
     context = browser.new_context(base_url=live_server.url,
                                   viewport={"width": width, "height": 900})  # fmt: skip
