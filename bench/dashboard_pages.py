@@ -7,7 +7,7 @@ organization (issue 12: each within a second), with Django's test Client on Post
 The rows are written by PostgreSQL itself (INSERT … SELECT over generate_series): 20 keys,
 4 models, one refusal in 50, pairs of records sharing a timestamp, spread over 29 days; the
 rollups of those days are rebuilt by billing.rollups.rollups_rebuild, as the task would keep
-them. Each page is fetched once to warm up, then timed --repeat times; the figures printed
+them (hourly and daily rows alike). Each page is fetched once to warm up, then timed --repeat times; the figures printed
 are the median and the worst, with the page's query count."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django.urls import NoReverseMatch, reverse
+    from django.utils import timezone
 
     from accounts.models import Organization, User
     from billing.models import UsageRecord
@@ -174,9 +176,20 @@ def main(argv: list[str] | None = None) -> int:
     log = reverse("requests", args=[slug])
     pages = []
     try:
-        pages.append(("usage page (default range)", reverse("usage", args=[slug])))
+        usage = reverse("usage", args=[slug])
+        pages.append(("usage page (default range)", usage))
     except NoReverseMatch:
+        usage = None
         print("usage page: no URL named 'usage' in this tree; not timed", flush=True)
+    if usage is not None:
+        # Per hour (a tree without hourly buckets shows these per day, and says so).
+        today = timezone.now().date()  # the rows end now
+        month = f"start={today - timedelta(days=30)}&end={today}"
+        pages += [
+            ("usage page, 2 days per hour", f"{usage}?start={today - timedelta(days=1)}"
+             f"&end={today}&bucket=hour"),
+            ("usage page, 31 days per hour by key", f"{usage}?{month}&split=key&bucket=hour"),
+        ]  # fmt: skip
     pages += [
         ("request log, first page", log),
         ("request log, model + status filter", f"{log}?model=claude-sonnet&status=ok"),
@@ -197,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     pages.append(
         ("CSV export, newest 100,000 rows (not a target)", reverse("requests_csv", args=[slug]))
     )
+    if usage is not None:
+        csv = reverse("usage_csv", args=[slug])
+        pages.append(
+            ("usage CSV, 31 days per hour by model (not a target)", f"{csv}?{month}&bucket=hour")
+        )
     misses = 0
     for name, url in pages:
         median, worst, queries, size = timed(client, url, args.repeat)

@@ -25,13 +25,16 @@
     return hourly ? day + " " + pad(d.getUTCHours()) + ":00 UTC" : day;
   }
 
-  // Hour ticks read "05:00"; a tick at midnight, or the first, also names its day.
+  // Hour ticks read "05:00"; a tick at midnight, or the first, also names its day; ticks
+  // a day or more apart name only the day.
   function hourTicks(u, ticks) {
+    var daily = ticks.length > 1 && ticks[1] - ticks[0] >= 86400;
     return ticks.map(function (ts, n) {
       var d = new Date(ts * 1000);
       var time = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
-      if (n > 0 && d.getUTCHours() !== 0) return time;
-      return time + "\n" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+      var day = pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+      if (daily) return day;
+      return n > 0 && d.getUTCHours() !== 0 ? time : time + "\n" + day;
     });
   }
 
