@@ -285,3 +285,7 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # Stripe Billing's finalization grace: usage recorded this long after a period ends still
 # lands on that period's invoice before it goes to review.
 BILLING_CLOSE_GRACE_S = env.float("BILLING_CLOSE_GRACE_S", default=3600.0)
+
+# --- Operations and the HTTP server: their own modules ------------------------------------
+from platform_site.settings_ops import *  # noqa: E402, F403  metrics, health, logs
+from platform_site.settings_server import *  # noqa: E402, F403  timeouts and limits

@@ -1,0 +1,1 @@
+"""Settings of the operations endpoints (/healthz, /readyz, /metrics) and the logs."""

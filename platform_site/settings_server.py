@@ -1,0 +1,1 @@
+"""Settings of the HTTP server's limits: body read timeout, header limits, sizes."""
