@@ -38,9 +38,7 @@ SLOW = "demo@chunks=12,delay_ms=60"
 # Pages known to scroll sideways at 390 px (name → what overflows), reported to be fixed in
 # their templates. Anything else fails the test, and an entry that no longer overflows
 # fails it too, so that this list only shrinks.
-KNOWN_OVERFLOW: dict[str, str] = {
-    "usage": "the filters' Apply + Download CSV (nowrap) end at 420 px since the Per select",
-}
+KNOWN_OVERFLOW: dict[str, str] = {}
 
 
 @pytest.fixture
