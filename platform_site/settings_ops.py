@@ -1,1 +1,30 @@
-"""Settings of the operations endpoints (/healthz, /readyz, /metrics) and the logs."""
+"""Settings of the operations endpoints (/healthz, /readyz, /metrics) and the logs.
+
+Star-imported at the end of settings.py; only the names in __all__ are settings.
+"""
+
+import environ
+
+from platform_site.logs import logging_config
+
+__all__ = [
+    "CELERY_WORKER_HIJACK_ROOT_LOGGER",
+    "LOGGING",
+    "LOG_FORMAT",
+    "METRICS_ALLOW",
+    "READY_TIMEOUT_S",
+]
+
+_env = environ.Env()
+
+# CIDRs whose clients may read /metrics (platform_site.ops_metrics); empty: no one.
+METRICS_ALLOW = _env.list("METRICS_ALLOW", default=["127.0.0.0/8", "::1/128"])
+# Each /readyz check (database, Redis) answers within this or counts as failed.
+READY_TIMEOUT_S = _env.float("READY_TIMEOUT_S", default=1.0)
+
+# json: one JSON object per line (time, level, logger, message, request_id, exception),
+# for a log collector; text: one readable line. JSON unless DEBUG (development) is on.
+LOG_FORMAT = _env.str("LOG_FORMAT", default="text" if _env.bool("DEBUG", default=True) else "json")
+LOGGING = logging_config(LOG_FORMAT, _env.str("LOG_LEVEL", default="INFO"))
+# Celery's worker keeps the root logger as LOGGING set it, so its lines are JSON too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
