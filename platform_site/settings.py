@@ -5,10 +5,16 @@ on embedded defaults: SQLite, in-process cache and channel layer, and a filesyst
 broker, so `make run` needs no server. Production sets DATABASE_URL and REDIS_URL.
 """
 
+import base64
 import os
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -17,15 +23,91 @@ VAR_DIR.mkdir(exist_ok=True)
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=True)
-# A development value only; production sets SECRET_KEY.
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production")
+# --- Secrets: three keys, each of its own (README, "Production settings") ----------------
+# SECRET_KEY signs sessions and CSRF tokens; API_KEY_DIGEST_SECRET keys the HMAC digest
+# stored for every API key; PROVIDER_SECRETS_KEY encrypts provider keys at rest. In
+# development the last two derive from SECRET_KEY (HKDF, one info string each) so nothing
+# needs setting; with DEBUG=false each must be set, and a leak of one reveals no other.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production"
+_GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+_GENERATE_FERNET = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def _refuse(name: str, why: str, generate: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"DEBUG=false and {name} {why}. Set {name} in the environment to a value of its "
+        f"own, generated with: {generate}   (or set DEBUG=true for development)."
+    )
+
+
+def _derived(info: bytes, secret: str) -> bytes:
+    """32 bytes for one purpose from SECRET_KEY: distinct info strings, unrelated keys."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
+
+
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+if not DEBUG and SECRET_KEY.strip() in ("", DEV_SECRET_KEY):
+    raise _refuse("SECRET_KEY", "is not set (the public development default)", _GENERATE)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS: cookies, HSTS, redirect (README, "Production settings") ----------------------
+# Cookies are Secure whenever DEBUG is off. HSTS and the redirect stay off until set: they
+# are right only once TLS reaches the browser, and HSTS cannot be taken back for its max-age.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# The load balancer's probes and scrapes speak plain HTTP to each host: never redirected.
+SECURE_REDIRECT_EXEMPT = [
+    r"^healthz$",
+    r"^readyz$",
+    r"^metrics$",
+    *env.list("SECURE_REDIRECT_EXEMPT", default=[]),
+]
+# The header a TLS-terminating load balancer sets to "https" (e.g. X-Forwarded-Proto).
+# Only behind a proxy that always sets or strips it: a client could send it otherwise.
+_SSL_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _SSL_HEADER.upper().replace("-", "_"), "https")
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------
+# Scripts only from our origin or with the response's nonce; no inline handlers. Inline
+# styles stay allowed (style attributes in allauth's and the API docs' pages): they cannot
+# run code. 'self' in connect-src covers the live feed's ws:/wss: to this origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        # The top-up form's answer redirects to Stripe Checkout, which form-action governs.
+        "form-action": [SELF, "https://checkout.stripe.com"],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Keys -------------------------------------------------------------------------------
 JINF_KEY_PREFIX = env.str("JINF_KEY_PREFIX", default="jinf_")
 # The server-side secret of the keyed digest (HMAC-SHA256) stored for every API key.
-API_KEY_DIGEST_SECRET = env.str("API_KEY_DIGEST_SECRET", default=SECRET_KEY)
+# Changing it invalidates every key (their digests no longer match): set it once.
+API_KEY_DIGEST_SECRET = env.str("API_KEY_DIGEST_SECRET", default="")
+if not API_KEY_DIGEST_SECRET:
+    if not DEBUG:
+        raise _refuse("API_KEY_DIGEST_SECRET", "is not set", _GENERATE)
+    API_KEY_DIGEST_SECRET = _derived(b"jinf api key digests", SECRET_KEY).hex()
+elif not DEBUG and API_KEY_DIGEST_SECRET in (SECRET_KEY, DEV_SECRET_KEY):
+    raise _refuse(
+        "API_KEY_DIGEST_SECRET", "equals SECRET_KEY or the development default", _GENERATE
+    )
 # USD granted to every new sign-up's organization.
 SIGNUP_CREDIT_USD = env.str("SIGNUP_CREDIT_USD", default="0.05")
 
@@ -41,6 +123,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "csp",  # the {% csp_nonce %} tag, and its checks
     "allauth",
     "allauth.account",
     "accounts",
@@ -59,6 +142,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.PortalNotFoundMiddleware",  # templates/404.html, DEBUG or not
 ]
@@ -256,8 +340,24 @@ _RUN_HOST = "127.0.0.1" if _RUN_HOST in ("", "0.0.0.0", "::") else _RUN_HOST
 PORTAL_URL = env.str("PORTAL_URL", default=f"http://{_RUN_HOST}:{env.int('PORT', default=8000)}")
 
 # --- Proxy ------------------------------------------------------------------------------
-# A Fernet key for provider secrets at rest; derived from SECRET_KEY when empty.
-PROVIDER_SECRETS_KEY = env.str("PROVIDER_SECRETS_KEY", default="")
+# Fernet keys for provider secrets at rest (proxy.crypto), comma-separated: the first
+# encrypts, every one decrypts, so a key is rotated by putting a new one first and running
+# `manage.py rotatesecrets`. Development derives one from SECRET_KEY.
+PROVIDER_SECRETS_KEY = env.str("PROVIDER_SECRETS_KEY", default="").strip()
+if not PROVIDER_SECRETS_KEY:
+    if not DEBUG:
+        raise _refuse("PROVIDER_SECRETS_KEY", "is not set", _GENERATE_FERNET)
+    PROVIDER_SECRETS_KEY = base64.urlsafe_b64encode(
+        _derived(b"jinf provider secrets", SECRET_KEY)
+    ).decode()
+for _position, _key in enumerate(PROVIDER_SECRETS_KEY.split(","), start=1):
+    try:
+        Fernet(_key.strip())
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"PROVIDER_SECRETS_KEY: key {_position} is not a Fernet key (32 url-safe "
+            f"base64-encoded bytes). Generate one with: {_GENERATE_FERNET}"
+        ) from _exc
 ROUTES_FILE = env.str("ROUTES_FILE", default="")
 PROXY_MAX_BODY_BYTES = env.int("PROXY_MAX_BODY_MB", default=32) * 1024 * 1024
 # A deployment failing this many times in a row is cooled down for PROXY_COOLDOWN_S.

@@ -1,30 +1,24 @@
 """Provider secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`.
 
-The key is PROVIDER_SECRETS_KEY (a Fernet key) when set, else derived from SECRET_KEY
-with HKDF, so a development setup needs nothing and production can rotate it separately.
+PROVIDER_SECRETS_KEY is a comma-separated list of Fernet keys (settings.py derives one
+from SECRET_KEY in development). MultiFernet encrypts with the first and decrypts with
+any, so a key is rotated without downtime: put the new key first, keep the old ones
+after it, run `manage.py rotatesecrets`, then drop the old keys.
 """
 
-import base64
 from functools import cache
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
 
 @cache
-def _fernet(secret_key: str, explicit: str) -> Fernet:
-    if explicit:
-        return Fernet(explicit.encode())
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"jinf provider secrets"
-    ).derive(secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
+def _fernet(keys: str) -> MultiFernet:
+    return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
 
 
-def _current() -> Fernet:
-    return _fernet(settings.SECRET_KEY, settings.PROVIDER_SECRETS_KEY)
+def _current() -> MultiFernet:
+    return _fernet(settings.PROVIDER_SECRETS_KEY)
 
 
 def encrypt(plaintext: str) -> str:
@@ -38,6 +32,25 @@ def decrypt(token: str) -> str:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ValueError(
-            "A provider secret cannot be decrypted: SECRET_KEY or PROVIDER_SECRETS_KEY "
-            "changed since it was stored. Load the routes file again."
+            "A provider secret cannot be decrypted with any key in PROVIDER_SECRETS_KEY: "
+            "the key it was stored with was removed. Put that key back (after the first), "
+            "or load the routes file again."
         ) from exc
+
+
+def rotate(token: str) -> str:
+    """The same secret encrypted under the first key (unchanged when it already is)."""
+    if not token:
+        return ""
+    current = _current()
+    first = current._fernets[0]  # MultiFernet keeps them in order; no public accessor
+    try:
+        first.decrypt(token.encode())
+    except InvalidToken:
+        try:
+            return current.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError(
+                "A provider secret cannot be decrypted with any key in PROVIDER_SECRETS_KEY."
+            ) from exc
+    return token
