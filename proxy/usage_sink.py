@@ -33,6 +33,7 @@ from billing.holds import Hold
 from billing.quarantine import Written, usage_write
 from billing.usage import UsageEvent, event_dumps
 from billing.usage_checks import usage_sane
+from proxy import metrics
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,14 @@ def _in_thread(fn, *args):
         close_old_connections()
 
 
+def _write_counted(events, unreadable=()) -> Written:
+    written = usage_write(events, unreadable)
+    metrics.usage_written(written.records, written.quarantined)
+    return written
+
+
 def _replay_dead() -> int:
-    return usage_journal.replay_dead(usage_write)
+    return usage_journal.replay_dead(_write_counted)
 
 
 class UsageSink:
@@ -83,10 +90,13 @@ class UsageSink:
     async def write(self, events: list[UsageEvent], unreadable: list) -> Written:
         """Writes in the writer thread; raises when the database is down."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, _in_thread, usage_write, events, unreadable)
+        return await loop.run_in_executor(
+            self._writer, _in_thread, _write_counted, events, unreadable
+        )
 
     def emit(self, event: UsageEvent) -> None:
         self._queue.append((event, self._journaled(event)))
+        metrics.usage_queued("journal")
         if len(self._queue) >= BATCH_SIZE:
             self._wake.set()
         if self._task is None or self._task.done():
@@ -209,6 +219,7 @@ async def record(event: UsageEvent, hold: Hold | None = None) -> UsageEvent:
         except Exception as exc:  # Redis down: the journal holds it, nothing is lost
             log.warning("Usage stream unreachable (%s); journaling %s.", exc, event.request_id)
         else:
+            metrics.usage_queued("stream")
             s = sink()
             if s.drainer is None:  # a loop without lifespan startup (tests) drains too
                 s.start()
