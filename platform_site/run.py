@@ -7,6 +7,11 @@ abort with what it consumed (platform_site.lifespan), and the usage is written; 
 server still running STOP_MARGIN_S after that is killed. The demo upstream stops last,
 so that open streams are not cut by their upstream going away first.
 
+Every web process writes its metrics under PROMETHEUS_MULTIPROC_DIR (default
+var/prometheus), emptied before they start, so that /metrics sums all of them and no
+earlier run's counters (platform_site.ops_metrics). The demo upstream always runs one
+process, whatever WEB_CONCURRENCY says.
+
 Several web processes need Redis: without it each would keep its own rate counters and
 credit reservations, and the limits would not hold. It refuses to start that way.
 """
@@ -26,6 +31,10 @@ WEB_CONCURRENCY = os.environ.get("WEB_CONCURRENCY", "1")
 GRACEFUL_TIMEOUT_S = float(os.environ.get("GRACEFUL_TIMEOUT_S", "5"))
 # Ending the open calls (up to 5 s) and writing the usage (up to 10 s), after the grace.
 STOP_MARGIN_S = 20.0
+# Idle keep-alive connections are closed after this (uvicorn's default, said here).
+KEEP_ALIVE_S = 5
+VAR_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var")
+METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(VAR_DIR, "prometheus")
 
 
 def commands() -> dict[str, list[str]]:
@@ -40,6 +49,7 @@ def commands() -> dict[str, list[str]]:
             "--no-access-log",
             "--lifespan", "on",
             "--timeout-graceful-shutdown", f"{GRACEFUL_TIMEOUT_S:g}",
+            "--timeout-keep-alive", str(KEEP_ALIVE_S),
         ],
         "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "1",
                    "--without-gossip", "--without-mingle"],
@@ -70,8 +80,11 @@ def main() -> int:
     if refused:
         print(refused, file=sys.stderr, flush=True)
         return 2
+    fresh_metrics_dir(METRICS_DIR)
+    web_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": METRICS_DIR}
     procs = {
-        name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands().items()
+        name: subprocess.Popen(cmd, start_new_session=True, env=web_env if name == "web" else None)
+        for name, cmd in commands().items()
     }
     stopping = False
 
@@ -99,6 +112,15 @@ def main() -> int:
     _stop(procs, first, GRACEFUL_TIMEOUT_S + STOP_MARGIN_S)
     _stop(procs, ["sandbox"], 10)
     return 0 if not exited else 1
+
+
+def fresh_metrics_dir(path: str) -> None:
+    """An empty directory for the web processes' metric files: counters of processes
+    gone (an earlier run's) would otherwise be summed into /metrics forever."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):  # only prometheus_client's files: the operator named it
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
 
 
 def _stop(procs: dict[str, subprocess.Popen], names: list[str], timeout_s: float) -> None:

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         lifespan="off",
+        # One process, whatever WEB_CONCURRENCY says: uvicorn reads that variable when
+        # `workers` is not given, and `make run` sets it for the gateway's processes.
+        workers=1,
         log_level=args.log_level,
         proxy_headers=False,
         server_header=False,
