@@ -80,6 +80,10 @@ def test_a_host_killed_under_load_loses_no_completed_requests_usage(cluster, fig
                     )
                 )
             ),
+            # Cut mid-answer after the host had recorded its usage (before the last byte).
+            "failed requests with a usage record": UsageRecord.objects.filter(
+                request_id__in=[o.request_id for o in failed if o.request_id]
+            ).count(),
             "of those served by the killed host": (
                 f"{sum(per_id[o.request_id] for o in victims_completed)} / {len(victims_completed)}"
             ),
