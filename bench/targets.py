@@ -158,6 +158,8 @@ def gateway_env(database_url: str, redis_url: str | None = None) -> dict[str, st
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ROUTES_FILE")}
     env.update(DATABASE_URL=database_url, DEBUG="false", LOG_LEVEL="WARNING",
                SECRET_KEY="bench-secret-key-not-for-production-0123456789",
+               API_KEY_DIGEST_SECRET="bench-digest-secret-not-for-production-9876543210",
+               PROVIDER_SECRETS_KEY="YmVuY2gtcHJvdmlkZXItc2VjcmV0cy1rZXktMzJieXQ=",
                ALLOWED_HOSTS="127.0.0.1,localhost")  # fmt: skip
     if redis_url:
         env["REDIS_URL"] = redis_url
