@@ -12,7 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from proxy import addresses, gate, inflight, last_used, limits, spend
+from proxy import addresses, gate, inflight, last_used, limits, log_context, spend
 from proxy.body_log import BodyLog
 from proxy.call import Call
 from proxy.recording import record_refusal
@@ -40,6 +40,7 @@ class V1Consumer(AsyncHttpConsumer):
         super().__init__(*args, **kwargs)
         self.arrived = time.perf_counter()  # the gateway's clock for this request starts here
         self.request_id = "req_" + uuid.uuid4().hex
+        log_context.request_id.set(self.request_id)  # on this request's log lines
         self.size = 0
         self.too_large = False
         self.task: asyncio.Task | None = None
