@@ -1,14 +1,17 @@
 """Key → (organization, limits, allowed models, plan), from a short-lived in-process cache.
 
-A cold key costs two database reads (the key, its organization's plan); a hot one none (proxy.loading_cache reloads it in
-the background). The TTL bounds how long a revoked key keeps working in any process
-(the contract allows 2 s).
+A cold key costs two database reads (the key, its organization's plan); a hot one none
+(proxy.loading_cache reloads it in the background). The TTL bounds how long a revoked key
+keeps working in any process (the contract allows 2 s) while the database answers; while
+it does not, a cached key is served up to PROXY_CACHE_STALE_S longer, and a key not in
+the cache is answered 503.
 """
 
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts import keys
@@ -118,7 +121,15 @@ async def authenticate(headers: dict[bytes, bytes], *, allow_x_api_key: bool = F
             "No API key given. Send it as 'Authorization: Bearer jinf_…'; "
             "mint one in the portal under Keys."
         )
-    info = await key_lookup(secret)
+    try:
+        info = await key_lookup(secret)
+    except DatabaseError as exc:  # a key not in the cache, and the database not answering
+        raise ProxyError(
+            503,
+            "The gateway cannot check this key right now; retry in a moment.",
+            type="api_error",
+            code="service_unavailable",
+        ) from exc
     if info is None:
         raise unauthorized("Incorrect API key. Check it, or mint a new one in the portal.")
     if not info.is_active(timezone.now()):

@@ -76,7 +76,7 @@ class LoadingCache(Generic[K, V]):
             return await asyncio.shield(self._loader(key)[1])
         age, ttl = time.monotonic() - hit[0], self.ttl()
         if age < ttl:
-            if age >= ttl / 2:
+            if age >= ttl / 2 and not self._failed_lately(key):
                 self._loader(key, background=True)
             return hit[1]
         if age >= ttl + self.stale():
@@ -85,8 +85,7 @@ class LoadingCache(Generic[K, V]):
 
     async def _fresh_or_stale(self, key: K, stale: V) -> V:
         """An expired entry: its reload if that comes in time, else what is in hand."""
-        failed = self._failed.get(key)
-        if failed is not None and time.monotonic() - failed < RETRY_S:
+        if self._failed_lately(key):
             return stale
         began, task = self._loader(key, background=True)
         left = began + self.wait() - time.monotonic()
@@ -95,6 +94,10 @@ class LoadingCache(Generic[K, V]):
             if done and not task.cancelled() and task.exception() is None:
                 return task.result()
         return stale
+
+    def _failed_lately(self, key: K) -> bool:
+        failed = self._failed.get(key)
+        return failed is not None and time.monotonic() - failed < RETRY_S
 
     def _loader(self, key: K, *, background: bool = False) -> tuple[float, asyncio.Task]:
         loop = asyncio.get_running_loop()

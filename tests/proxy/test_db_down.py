@@ -12,11 +12,11 @@ import time
 
 import httpx
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from accounts.models import APIKey
 from billing.models import UsageRecord
-from proxy import last_used
+from proxy import auth, last_used
 from proxy.loading_cache import LoadingCache
 from tests.processes import wait_for
 from tests.proxy.conftest import make_tenant
@@ -119,6 +119,29 @@ def test_a_locked_database_adds_no_latency_to_warm_keys_and_loses_no_usage(
     assert wait_for(
         lambda: APIKey.objects.get(pk=cold.key.pk).last_used_at is not None, timeout_s=10
     )
+
+
+def test_with_key_loads_failing_warm_keys_are_served_and_cold_ones_get_503(
+    asgi_server, routes, transactional_db, monkeypatch
+):
+    """The database down, as the key cache sees it: every load raises."""
+    warm, cold = make_tenant("warm"), make_tenant("cold")
+    with httpx.Client(base_url=asgi_server.url, timeout=30) as client:
+        assert _chat(client, warm.secret)[0].status_code == 200
+
+        async def down(_digest):
+            raise OperationalError("connection refused")
+
+        monkeypatch.setattr(auth._cache, "_load", down)
+        started, statuses = time.monotonic(), []
+        while time.monotonic() - started < auth.CACHE_TTL_S * 2:  # well past the ttl
+            statuses.append(_chat(client, warm.secret)[0].status_code)
+        refused, _ms = _chat(client, cold.secret)
+    print(f"\nkey loads failing: warm key {len(statuses)} requests, statuses {set(statuses)}")
+    assert set(statuses) == {200}
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "service_unavailable"
+    assert refused.headers["retry-after"]
 
 
 # -- the caches' part, on their own --------------------------------------------------------
