@@ -45,7 +45,7 @@ HOST_PORT = 8000
 TEMPLATE = Path(__file__).with_name("haproxy.cfg.tmpl")
 # Each request's stream takes ~100 ms upstream, so a kill always finds requests in flight.
 # HAProxy's health check, and what the test waits for before it starts the load.
-CHECK_PATH, CHECK_STATUS = "/v1/models", 401  # TEMPORARY until asgi.py routes /readyz
+CHECK_PATH, CHECK_STATUS = "/readyz", 200
 MODELS = {"demo": [{"model": "demo@chunks=5,delay_ms=20"}]}
 
 
