@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+# WEB_CONCURRENCY=N (with REDIS_URL) starts N web processes; platform_site/run.py.
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py seeddemo
@@ -33,7 +34,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf var/*.sqlite3 var/broker var/celerybeat-schedule*
+	rm -rf var/*.sqlite3 var/broker var/celerybeat-schedule* var/prometheus
 
 # Benchmarks of issue 5 (bench/README.md): `make bench`, or `make bench BENCH_ARGS=--quick`.
 .PHONY: bench
