@@ -6,13 +6,14 @@ processes and real addresses.
     ─────────────────────────────        ───────────────────────────────────────────
     HAProxy   127.0.0.1:<port>  ──────▶  uvicorn platform_site.asgi  10.77.X.1<i>:8000
     forwarder 10.77.X.1:5432 → PostgreSQL 127.0.0.1        │
-              10.77.X.1:6379 → Redis      127.0.0.1   ◀────┘ (DATABASE_URL, REDIS_URL)
+    forwarder 10.77.X.1:638<i> → Redis    127.0.0.1   ◀────┘ (DATABASE_URL, REDIS_URL)
     sandbox   10.77.X.1:<port>  (the demo upstream)  ◀──── routes in the database
 
     with Cluster(3, tmp_path) as c:
         httpx.post(c.url + "/v1/chat/completions", ...)   # through HAProxy
         httpx.get(c.hosts[1].url + "/readyz")             # one host directly
         c.hosts[0].kill()                                  # SIGKILL
+        c.redis_stall(1)                                   # host 1's Redis stops answering
         c.servers()                                        # HAProxy's view of each host
 
 Every process and the network are removed on exit, on failure too.
@@ -96,7 +97,8 @@ class Cluster:
         self.log_dir = log_dir
         self.net = Network(hosts)
         self.hosts: list[Host] = []
-        self.procs: list[subprocess.Popen] = []  # forwarder, sandbox, HAProxy
+        self.procs: list[subprocess.Popen] = []  # forwarders, sandbox, HAProxy
+        self.redis_forwarders: list[subprocess.Popen] = []  # one per host: one can stall
         self.stats_socket = log_dir / "haproxy.sock"
         self.port = 0
 
@@ -113,6 +115,9 @@ class Cluster:
         return self
 
     def __exit__(self, *exc) -> None:
+        for proc in self.redis_forwarders:  # a stopped process would not see SIGTERM
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
         for proc in [h.proc for h in self.hosts] + self.procs[::-1]:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -131,15 +136,17 @@ class Cluster:
         gateway = self.net.gateway_ip
         db = connection.settings_dict
         redis = urlsplit(settings.REDIS_URL)
-        forward = _spawn(
-            [sys.executable, "-m", "tests.multihost.forward",
-             f"{gateway}:5432={db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}",
-             f"{gateway}:6379={redis.hostname}:{redis.port or 6379}"],
-            self.log_dir / "forward.log",
-        )  # fmt: skip
-        self.procs.append(forward)
-        _wait(lambda: "ready" in (self.log_dir / "forward.log").read_text(), "The forwarder",
-              forward, self.log_dir / "forward.log", 20)  # fmt: skip
+        redis_target = f"{redis.hostname}:{redis.port or 6379}"
+        pairs = {"postgres": [f"{gateway}:5432={db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"]}
+        pairs |= {f"redis-{i}": [f"{gateway}:{6380 + i}={redis_target}"] for i in range(self.count)}
+        for name, pair in pairs.items():
+            log = self.log_dir / f"forward-{name}.log"
+            proc = _spawn([sys.executable, "-m", "tests.multihost.forward", *pair], log)
+            self.procs.append(proc)
+            if name.startswith("redis"):
+                self.redis_forwarders.append(proc)
+            _wait(lambda log=log: "ready" in log.read_text(), f"The {name} forwarder", proc,
+                  log, 20)  # fmt: skip
 
         sandbox_port = _free_port(gateway)
         sandbox_log = self.log_dir / "sandbox.log"
@@ -161,7 +168,8 @@ class Cluster:
             argv = [uvicorn, "platform_site.asgi:application", "--host", address,
                     "--port", str(HOST_PORT), "--lifespan", "on", "--no-access-log",
                     "--timeout-graceful-shutdown", "3", "--no-proxy-headers"]  # fmt: skip
-            self.hosts.append(Host(f"h{i}", address, _spawn(self.net.exec(i, argv), log, env), log))
+            own = {**env, "REDIS_URL": self.redis_url(i), "CELERY_BROKER_URL": self.redis_url(i)}
+            self.hosts.append(Host(f"h{i}", address, _spawn(self.net.exec(i, argv), log, own), log))
         for h in self.hosts:
             _wait(lambda h=h: httpx.get(h.url + CHECK_PATH, timeout=2).status_code == CHECK_STATUS,
                   f"Host {h.name}", h.proc, h.log_path, READY_TIMEOUT_S)  # fmt: skip
@@ -185,18 +193,29 @@ class Cluster:
         _wait(lambda: set(self.servers_status().values()) == {"UP"}, "HAProxy", haproxy,
               haproxy_log, 30)  # fmt: skip
 
+    def redis_url(self, host: int) -> str:
+        """Host `host`'s way to the test's Redis: a forwarder of its own, so that one
+        host's Redis can stall (redis_stall) while the others' answers."""
+        path = urlsplit(settings.REDIS_URL).path or "/0"
+        return f"redis://{self.net.gateway_ip}:{6380 + host}{path}"
+
+    def redis_stall(self, host: int) -> None:
+        """Host `host`'s Redis stops answering (its forwarder is SIGSTOPped): connections
+        open, commands get no reply, as with a Redis or a network that hangs."""
+        self.redis_forwarders[host].send_signal(signal.SIGSTOP)
+
+    def redis_resume(self, host: int) -> None:
+        self.redis_forwarders[host].send_signal(signal.SIGCONT)
+
     def host_env(self) -> dict[str, str]:
-        """The hosts' environment: the test's database and Redis, through the forwarder."""
+        """The hosts' environment: the test's database through the forwarder (REDIS_URL
+        is each host's own, redis_url)."""
         db = connection.settings_dict
-        redis = urlsplit(settings.REDIS_URL)
-        redis_url = f"redis://{self.net.gateway_ip}:6379{redis.path or '/0'}"
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
         env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
         return {
             **env,
             "DATABASE_URL": f"postgres://{auth}@{self.net.gateway_ip}:5432/{db['NAME']}",
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
             "DB_CONN_MAX_AGE": "0",
             "LOG_LEVEL": "WARNING",
         }
