@@ -123,11 +123,27 @@ def _recompute(pairs: Sequence[tuple[int, date]]) -> None:
 
 
 def _recompute_postgresql(cursor, orgs: list[int], los: list[date], his: list[date]) -> None:
-    usage, rollup, _, hourly = _tables()
     # A refresh and a rebuild of the same organization take turns (ids in order, so never
     # a deadlock), each reading the records after the other committed: the last to write
     # has read the most.
     cursor.execute("SELECT pg_advisory_xact_lock(%s, o) FROM unnest(%s::int[]) AS o", [LOCK, orgs])
+    # Each organization's span is one index range scan (organization, time): joins by
+    # nested loop only. Left to itself, the planner hash-joins a seq scan of the whole
+    # rollup table whenever its statistics lag (a table filled by this very refresh), one
+    # full scan per chunk. SET LOCAL, put back below, and undone by a rollback.
+    cursor.execute("SET LOCAL enable_hashjoin = off")
+    cursor.execute("SET LOCAL enable_mergejoin = off")
+    try:
+        _recompute_postgresql_statements(cursor, orgs, los, his)
+    finally:
+        cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
+        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
+
+
+def _recompute_postgresql_statements(
+    cursor, orgs: list[int], los: list[date], his: list[date]
+) -> None:
+    usage, rollup, _, hourly = _tables()
     pick = (
         "WITH d(org, lo, hi) AS (SELECT org, lo::timestamp AT TIME ZONE 'UTC', "
         "(hi + 1)::timestamp AT TIME ZONE 'UTC' "
