@@ -74,7 +74,8 @@ def fill(rows: int, orgs: int, flat_every: int, t0: float) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {org_table} (name, slug, created_at, credit_balance_pico, "
-            "pause_keys_on_spike) SELECT 'rb ' || i, 'rb-' || i, '2026-01-01', 0, false "
+            "pause_keys_on_spike, log_bodies, body_retention_days) "
+            "SELECT 'rb ' || i, 'rb-' || i, '2026-01-01', 0, false, false, 30 "
             f"FROM generate_series(1, {orgs}) AS s(i)"
         )
         cur.execute(f"SELECT min(id) FROM {org_table} WHERE slug LIKE 'rb-%%'")

@@ -61,16 +61,13 @@ class Migration(migrations.Migration):
                 (
                     "organization",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, to="accounts.organization"
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="accounts.organization",
                     ),
                 ),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        fields=["organization", "hour"], name="billing_usa_organiz_398119_idx"
-                    )
-                ],
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("organization", "hour", "key_id", "model"),
