@@ -110,7 +110,8 @@ async def ready() -> dict[str, str]:
             states[name] = reason
             if name not in _failing:
                 _failing.add(name)
-                log.warning("Readiness: %s failed (%s: %s).", name, type(result).__name__, result)
+                why = str(result) or f"no answer within {timeout_s:g} s"
+                log.warning("Readiness: %s failed (%s: %s).", name, type(result).__name__, why)
         else:
             states[name] = "ok"
             if name in _failing:

@@ -59,6 +59,7 @@ USAGE_QUARANTINED = Counter(
 )
 
 _children: dict[tuple[str, str], tuple] = {}
+_upstream: dict[str, tuple] = {}  # model → (fallbacks, upstream errors)
 _models: set[str] = set()
 _queued = {"stream": USAGE_QUEUED.labels("stream"), "journal": USAGE_QUEUED.labels("journal")}
 
@@ -105,11 +106,14 @@ def observe_request(
     latency.observe(latency_s)
     if ttft_s is not None:
         ttft.observe(ttft_s)
-    if attempts > 1:
-        FALLBACKS.labels(label).inc(attempts - 1)
     failed = max(attempts - 1, 0) + (1 if upstream_failed and attempts else 0)
     if failed:
-        UPSTREAM_ERRORS.labels(label).inc(failed)
+        upstream = _upstream.get(label)
+        if upstream is None:
+            upstream = _upstream[label] = (FALLBACKS.labels(label), UPSTREAM_ERRORS.labels(label))
+        if attempts > 1:
+            upstream[0].inc(attempts - 1)
+        upstream[1].inc(failed)
 
 
 def usage_queued(via: str) -> None:
