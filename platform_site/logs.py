@@ -55,7 +55,8 @@ def logging_config(fmt: str, level: str) -> dict:
     on stderr in `fmt`."""
     if fmt not in FORMATS:
         raise ValueError(f"LOG_FORMAT must be json or text, not {fmt!r}.")
-    through_root = {"handlers": [], "level": level, "propagate": True}
+    # No level of their own: uvicorn's stays what its --log-level set, Django's its INFO.
+    through_root = {"handlers": [], "propagate": True}
     return {
         "version": 1,
         "disable_existing_loggers": False,
