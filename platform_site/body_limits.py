@@ -16,6 +16,8 @@ Anthropic's under /v1/messages, OpenAI's elsewhere.
 """
 
 import asyncio
+import time
+import uuid
 
 from django.conf import settings
 
@@ -37,14 +39,24 @@ def header_bytes(scope: dict) -> int:
     return sum(len(name) + len(value) + 4 for name, value in scope.get("headers") or ())
 
 
-def error_response(path: str, err: ProxyError) -> tuple[list[tuple[bytes, bytes]], bytes]:
+def error_response(
+    path: str, err: ProxyError, own_ms: float = 0.0
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The refusal in the client's envelope, with the headers every /v1 answer carries: a
+    request id of its own and the gateway's time (a body waited on is the client's)."""
     shape = SHAPES["messages" if path.startswith("/v1/messages") else "chat"]
-    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"connection", b"close"),
+        (b"x-request-id", ("req_" + uuid.uuid4().hex).encode()),
+        (b"x-jinf-overhead-ms", b"%.3f" % own_ms),
+    ]
     return headers, shape.error_body(err)
 
 
-async def answer(send, scope: dict, err: ProxyError) -> None:
-    headers, body = error_response(scope.get("path", ""), err)
+async def answer(send, scope: dict, err: ProxyError, started: float | None = None) -> None:
+    own_ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+    headers, body = error_response(scope.get("path", ""), err, own_ms)
     await send({"type": "http.response.start", "status": err.status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -81,11 +93,12 @@ class BodyLimits:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        started = time.perf_counter()
         if header_bytes(scope) > settings.PROXY_MAX_HEADER_KB * 1024:
-            return await answer(send, scope, headers_too_large())
+            return await answer(send, scope, headers_too_large(), started)
         declared = declared_length(scope)
         if declared is not None and declared > settings.PROXY_MAX_BODY_BYTES:
-            return await answer(send, scope, too_large())
+            return await answer(send, scope, too_large(), started)
         cycle = _Cycle(scope, receive, send)
         return await self.app(scope, cycle.receive, cycle.send)
 

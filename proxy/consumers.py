@@ -238,7 +238,10 @@ class ModelsConsumer(V1Consumer):
         else:
             payload = {"object": "list", "data": [gate.model_object(m) for m in models]}
         last_used.mark(key.key_id)
-        await self.open(200, [(b"content-type", b"application/json")])
+        own_ms = (time.perf_counter() - self.arrived) * 1000
+        await self.open(
+            200, [(b"content-type", b"application/json"), (b"x-jinf-overhead-ms", b"%.3f" % own_ms)]
+        )
         await self.write(orjson.dumps(payload), more=False)
 
 
