@@ -73,7 +73,11 @@
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
       axes: [
         hourly ? { values: hourTicks, size: 50 } : {},
-        { size: 70, values: function (u, ticks) { return ticks.map(function (v) { return format(data.metric, v); }); } },
+        Object.assign(
+          { size: 70, values: function (u, ticks) { return ticks.map(function (v) { return format(data.metric, v); }); } },
+          // Requests and tokens are whole: ticks of 1, 2, 5 × 10^k, never halves shown rounded.
+          data.metric === "spend" ? {} : { incrs: WHOLE_STEPS }
+        ),
       ],
       legend: { live: true },
       series: series,
@@ -87,6 +91,9 @@
       pending = setTimeout(function () { plot.setSize(size()); }, 100);
     });
   }
+
+  var WHOLE_STEPS = [];
+  for (var p = 1; p <= 1e15; p *= 10) { WHOLE_STEPS.push(p, 2 * p, 5 * p); }
 
   function start() {
     draw("home-spend-data");
