@@ -57,7 +57,9 @@ def test_home_and_usage_charts_render_on_desktop_and_phone(page, transactional_d
     page.get_by_label("Show").select_option("spend")
     page.get_by_label("Split by").select_option("none")
     page.get_by_role("button", name="Apply").click()
-    expect(page).to_have_url(f"/o/acme/usage/?start={start}&end={today}&metric=spend&split=none&bucket=day")
+    expect(page).to_have_url(
+        f"/o/acme/usage/?start={start}&end={today}&metric=spend&split=none&bucket=day"
+    )
     expect(page.locator("#usage-chart .u-legend")).to_contain_text("Total")
 
     page.set_viewport_size({"width": 390, "height": 844})
