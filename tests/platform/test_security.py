@@ -38,7 +38,11 @@ OURS = {*PRODUCTION_ENV, "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """`manage.py` in a fresh process with exactly these variables set among ours."""
-    clean = {k: v for k, v in os.environ.items() if k not in OURS}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' (tests/browser/conftest.py), set in
+    # this process once they are collected; no deployment has it, and check --deploy says so.
+    clean = {
+        k: v for k, v in os.environ.items() if k not in OURS and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
         capture_output=True, text=True, timeout=120,
