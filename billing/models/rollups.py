@@ -4,9 +4,9 @@ read instead of raw usage rows."""
 from django.db import models
 
 
-class UsageRollup(models.Model):
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
-    day = models.DateField()
+class UsageSums(models.Model):
+    """What a rollup row sums over its records, whatever its bucket (a day, an hour)."""
+
     # The key's id, 0 for a record whose key is gone: a plain integer so that the unique
     # constraint holds (NULLs are distinct to it).
     key_id = models.PositiveIntegerField(default=0)
@@ -23,6 +23,14 @@ class UsageRollup(models.Model):
     debited_pico = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class UsageRollup(UsageSums):
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE)
+    day = models.DateField()
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "day", "key_id", "model"], name="usage_rollup_unique"
@@ -34,7 +42,7 @@ class UsageRollup(models.Model):
         return f"{self.organization_id} {self.day} {self.key_id} {self.model}"
 
 
-class UsageRollupHour(models.Model):
+class UsageRollupHour(UsageSums):
     """The same sums per UTC hour: what the Usage page draws for ranges short enough to
     read by the hour. Recomputed with the daily rows, from the same records."""
 
@@ -43,16 +51,6 @@ class UsageRollupHour(models.Model):
         "accounts.Organization", on_delete=models.CASCADE, db_index=False
     )
     hour = models.DateTimeField()  # UTC, on the hour
-    key_id = models.PositiveIntegerField(default=0)
-    model = models.CharField(max_length=200)
-    requests = models.BigIntegerField(default=0)
-    errors = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cached_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    cost_pico = models.BigIntegerField(default=0)
-    debited_pico = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
