@@ -72,6 +72,18 @@ class Prices:
 
 
 @dataclass(frozen=True, slots=True)
+class Catalogue:
+    """What a model can take, as the routes file declares it (None: not declared): the
+    extra fields of /v1/models, and what the automatic model (proxy.auto) checks."""
+
+    context_window: int | None = None  # tokens, input and output together
+    max_output_tokens: int | None = None
+    input_modalities: tuple[str, ...] = ("text",)  # text, image, file, audio
+    tools: bool = True
+    json_schema: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ModelEntry:
     name: str
     input_price: int  # the route's own prices: in force before its first dated price
@@ -86,6 +98,13 @@ class ModelEntry:
     prices: tuple[Prices, ...] = ()
     # A deployment's kind reports cache writes (Anthropic's); OpenAI-kind usage has none.
     cache_writes: bool = False
+    catalogue: Catalogue = Catalogue()
+    # An automatic model (proxy.auto.AutoSpec): no deployments of its own; each call is
+    # served by one of its candidates, other models of the same table.
+    auto: object | None = None
+    # Served by an organization's own provider keys: the organization pays the platform
+    # BYOK_FEE_PERCENT of the cost at the model's prices (billing.byok), not the cost.
+    byok: bool = False
 
     def price_at(self, at: float) -> Prices:
         """The prices in force at POSIX time `at`: no database work, so a future-dated
