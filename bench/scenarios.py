@@ -27,6 +27,10 @@ class Scenario:
 
 FULL = [
     Scenario("chat-c1", "closed", "non-streamed, one request at a time (wrk)", 1),
+    Scenario(
+        "chat-auto-c1", "closed", "chat-c1 through the automatic model (picks bench, not bench-small)",
+        1, model="bench-auto",
+    ),
     Scenario("chat-c16", "closed", "non-streamed, 16 connections (wrk)", 16),
     Scenario("chat-c64", "closed", "non-streamed, 64 connections (wrk)", 64),
     Scenario("chat-c256", "closed", "non-streamed, 256 connections (wrk)", 256),

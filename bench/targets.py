@@ -22,7 +22,14 @@ PROJECT_PY = ROOT / ".venv" / "bin" / "python"
 LITELLM_VENV = BENCH / ".venv-litellm"
 MASTER_KEY = "sk-bench-master"
 HOLD_UPSTREAM = "bench@chunks=20,delay_ms=500"  # a 10 s stream, for the open-streams scenario
-MODELS = {"bench": "bench", "bench-hold": HOLD_UPSTREAM}
+MODELS = {"bench": "bench", "bench-hold": HOLD_UPSTREAM, "bench-small": "bench"}
+# The gateway's automatic model over two of them (the chat-auto scenarios); any other
+# target is sent the model it would pick, `bench`, so the figures compare like with like.
+AUTO = "bench-auto"
+AUTO_ROUTE = (
+    f"  - name: {AUTO}\n    auto:\n      candidates:\n"
+    "        - {model: bench-small, max_input_tokens: 16}\n        - bench\n"
+)
 
 
 @dataclass
@@ -31,7 +38,7 @@ class Target:
     base_url: str  # …/v1
     auth: str  # the Authorization header's value, or ""
     procs: list[subprocess.Popen] = field(default_factory=list)
-    models: dict[str, str] = field(default_factory=lambda: {m: m for m in MODELS})
+    models: dict[str, str] = field(default_factory=lambda: {m: m for m in [*MODELS, AUTO]})
     version: str = ""
 
     @property
@@ -133,7 +140,9 @@ def start_fake(workdir: Path, workers: int = 1) -> Target:
         str(workers),
     ]
     proc = spawn(cmd, log)
-    target = Target("direct", f"http://127.0.0.1:{port}/v1", "", [proc], models=dict(MODELS))
+    target = Target(
+        "direct", f"http://127.0.0.1:{port}/v1", "", [proc], models={**MODELS, AUTO: "bench"}
+    )
     wait_ready(f"http://127.0.0.1:{port}/", proc, log, timeout=15)
     return target
 
@@ -175,7 +184,7 @@ def routes_yaml(upstream_base: str) -> str:
     return (
         "providers:\n  - name: bench-upstream\n    kind: openai\n"
         f"    base_url: {upstream_base}\n    api_key: bench\n    timeout_s: 60\n"
-        f"models:\n{models}"
+        f"models:\n{models}{AUTO_ROUTE}"
     )
 
 
@@ -276,7 +285,12 @@ def start_litellm(upstream_base: str, workdir: Path, workers: int = 2) -> Target
            "--port", str(port), "--num_workers", str(workers)]  # fmt: skip
     proc = spawn(cmd, log, env)
     target = Target(
-        "litellm", f"http://127.0.0.1:{port}/v1", f"Bearer {MASTER_KEY}", [proc], version=version
+        "litellm",
+        f"http://127.0.0.1:{port}/v1",
+        f"Bearer {MASTER_KEY}",
+        [proc],
+        version=version,
+        models={**{m: m for m in MODELS}, AUTO: "bench"},
     )
     wait_ready(f"http://127.0.0.1:{port}/health/liveliness", proc, log, timeout=180)
     return target

@@ -179,10 +179,14 @@ class RelayConsumer(V1Consumer):
         data = parse_body(body, self.endpoint)
         self.model_name = data["model"]
         model = await gate.admit(key, data["model"])
+        if model.auto is not None:  # an automatic model: the call is its chosen candidate's
+            model = await gate.route_auto(model, self.endpoint, data, len(body))
+            self.model_name = model.name
+            self.extra_headers = [(b"x-jinf-routed-model", model.name.encode())]
         worst = spend.worst_case(model, self.endpoint, data, len(body))
         ticket = await limits.admit(key, worst.tokens)
         if ticket is not None:
-            self.extra_headers = ticket.headers()
+            self.extra_headers = [*self.extra_headers, *ticket.headers()]
         try:
             hold = await spend.reserve(key, worst)
         except ProxyError:

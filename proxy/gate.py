@@ -1,12 +1,19 @@
 """Who may call what: key and model access, before anything goes upstream (money is
 held by proxy.spend, rates by proxy.limits)."""
 
-from proxy import table
+from proxy import auto, table
 from proxy.auth import KeyInfo, authenticate
 from proxy.table import ModelEntry
 from proxy.translate.errors import ProxyError
 
-__all__ = ["admit", "authenticate", "model_not_found", "model_object", "visible_models"]
+__all__ = [
+    "admit",
+    "authenticate",
+    "model_not_found",
+    "model_object",
+    "route_auto",
+    "visible_models",
+]
 
 
 def model_not_found(name: str) -> ProxyError:
@@ -34,6 +41,13 @@ async def admit(key: KeyInfo, model_name: str) -> ModelEntry:
             code="model_not_allowed",
         )
     return model
+
+
+async def route_auto(model: ModelEntry, endpoint: str, body: dict, body_size: int) -> ModelEntry:
+    """The candidate that serves this call of automatic model `model` (proxy.auto): the key
+    was admitted to the automatic model, which admits it to each of its candidates."""
+    routes = await table.current()
+    return auto.choose(model, routes.models, endpoint, body, body_size)
 
 
 async def visible_models(key: KeyInfo) -> list[str]:

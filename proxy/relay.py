@@ -165,6 +165,7 @@ async def _attempt(
     request: httpx.Request, chosen: Plan, deployment: DeploymentEntry
 ) -> tuple[Opened | None, ProxyError | None]:
     """One deployment: its response with the first body chunk, or why to try the next."""
+    sent = time.perf_counter()
     try:
         response = await client().send(request, stream=True)
     except httpx.TimeoutException:
@@ -188,7 +189,7 @@ async def _attempt(
         await response.aclose()
         balancer.record_failure(deployment.id)
         return None, upstream_errors.dropped()
-    balancer.record_success(deployment.id)
+    balancer.record_success(deployment.id, time.perf_counter() - sent)
     return Opened(response, first, chunks, chosen.native), None
 
 
