@@ -109,6 +109,15 @@ class KeyLimitsForm(PortalForm):
         required=False,  # a form posted without it (a script) means a total budget
         help_text="Total never resets; the others at 00:00 UTC, on Monday, on the 1st.",
     )
+    max_price_usd = forms.DecimalField(
+        label="Price ceiling (USD per million tokens)",
+        required=False,
+        min_value=Decimal(0),
+        max_value=Decimal(1_000_000),
+        max_digits=13,
+        decimal_places=6,
+        help_text="Models priced above it, input or output, are refused. Empty: no ceiling.",
+    )
     allowed_ips = forms.CharField(
         label="Allowed IPs",
         required=False,
@@ -131,6 +140,9 @@ class KeyLimitsForm(PortalForm):
             "budget_usd": _usd_initial(key.budget_pico),
             "budget_period": key.budget_period,
             "allowed_ips": ", ".join(key.allowed_ips or []),
+            "max_price_usd": None
+            if key.max_price_micros is None
+            else Decimal(key.max_price_micros) / 10**6,
         }
         return cls(data, initial=initial, kept_models=tuple(key.allowed_models or ()))
 
@@ -170,6 +182,7 @@ class KeyLimitsForm(PortalForm):
             "budget_pico": _pico(data["budget_usd"]),
             "budget_period": data["budget_period"] or None,
             "allowed_ips": data["allowed_ips"],
+            "max_price_micros": limits.price_micros(data.get("max_price_usd")),
         }
 
     def add_service_error(self, exc: DomainError) -> None:

@@ -39,6 +39,7 @@ def api_key_create(
     budget_pico: int | None = None,
     budget_period: str | None = None,
     allowed_ips: list[str] | None = None,
+    max_price_micros: int | None = None,
     is_management: bool = False,
     rotated_from: APIKey | None = None,
 ) -> NewKey:
@@ -53,6 +54,7 @@ def api_key_create(
         budget_pico=budget_pico,
         budget_period=budget_period,
         allowed_ips=allowed_ips,
+        max_price_micros=max_price_micros,
     )
     secret = keys.new_secret()
     try:
@@ -108,6 +110,7 @@ def api_key_update(
     budget_period: str | Unchanged | None = UNCHANGED,
     allowed_ips: list[str] | Unchanged | None = UNCHANGED,
     expires_at: datetime | Unchanged | None = UNCHANGED,
+    max_price_micros: int | Unchanged | None = UNCHANGED,
 ) -> APIKey:
     """Changes only the fields given; None clears a limit (no budget, all models, anywhere,
     no expiry, a total budget period). The proxy sees it within its key cache's TTL."""
@@ -121,6 +124,7 @@ def api_key_update(
         "budget_period": budget_period,
         "allowed_ips": allowed_ips,
         "expires_at": expires_at,
+        "max_price_micros": max_price_micros,
     }
     changes = limits.key_fields(**{f: v for f, v in given.items() if v is not UNCHANGED})
     if key.status == "revoked":
@@ -185,6 +189,7 @@ def api_key_rotate(
                     budget_pico=locked.budget_pico,
                     budget_period=locked.budget_period,
                     allowed_ips=locked.allowed_ips,
+                    max_price_micros=locked.max_price_micros,
                     is_management=locked.is_management,
                     rotated_from=locked,
                 )

@@ -10,6 +10,7 @@ import enum
 import ipaddress
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
@@ -31,7 +32,10 @@ LABELS = {
     "budget_usd": "The budget",
     "monthly_cap_usd": "The monthly cap",
     "low_balance_threshold_usd": "The low-balance threshold",
+    "max_price_usd": "The price ceiling",
 }
+# A price ceiling in micro-USD per million tokens: up to $1,000,000 per million tokens.
+MAX_PRICE_MICROS = 10**12
 
 
 class _Unchanged(enum.Enum):
@@ -77,6 +81,40 @@ def amount(field: str, pico: int | None) -> int | None:
     if pico > MAX_PICO:
         raise FieldError(field, f"{label} can be at most {format_usd(MAX_PICO)}.")
     return pico
+
+
+def price_ceiling(micros: int | None) -> int | None:
+    """A key's price ceiling, micro-USD per million tokens: None for none."""
+    if micros is None:
+        return None
+    if isinstance(micros, bool) or not isinstance(micros, int):
+        raise FieldError("max_price_usd", "The price ceiling must be an amount of USD.")
+    if micros < 0:
+        raise FieldError("max_price_usd", "The price ceiling cannot be negative.")
+    if micros > MAX_PRICE_MICROS:
+        raise FieldError(
+            "max_price_usd", "The price ceiling can be at most $1,000,000 per million tokens."
+        )
+    return micros
+
+
+def price_micros(text: object) -> int | None:
+    """USD per million tokens (a Decimal, a number's text, or None) -> micro-USD per million
+    tokens; FieldError beyond 6 decimals."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("", "none")):
+        return None
+    try:
+        amount = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise FieldError(
+            "max_price_usd", f"{text!r} is not an amount of USD per million tokens."
+        ) from None
+    micros = amount * 1_000_000
+    if not amount.is_finite() or micros != micros.to_integral_value():
+        raise FieldError(
+            "max_price_usd", "The price ceiling takes at most 6 decimals (USD per million tokens)."
+        )
+    return price_ceiling(int(micros))
 
 
 def budget_period(value: str | None) -> str:
@@ -159,6 +197,7 @@ _KEY_FIELDS: dict[str, Callable] = {
     "budget_period": budget_period,
     "allowed_ips": cidrs,
     "expires_at": expiry,
+    "max_price_micros": price_ceiling,
 }
 KEY_FIELDS = frozenset(_KEY_FIELDS)
 

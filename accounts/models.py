@@ -154,6 +154,9 @@ class APIKey(models.Model):
     budget_period = models.CharField(
         max_length=5, choices=BudgetPeriod.choices, default=BudgetPeriod.TOTAL
     )
+    # The price ceiling, micro-USD per million tokens (the routes' unit): a model whose
+    # input or output price is above it is refused, and the automatic model skips it.
+    max_price_micros = models.BigIntegerField(null=True, blank=True)
     # CIDRs (IPv4 and IPv6) the key may be used from; empty: anywhere.
     allowed_ips = models.JSONField(default=list, blank=True)
     # Paused keys are refused until resumed (a spend spike, billing.alerts).

@@ -48,6 +48,8 @@ class KeyInfo:
     plan: Terms = BUILTIN
     # The organization stores prompts and answers (billing.bodies).
     log_bodies: bool = False
+    # The key's price ceiling, micro-USD per million tokens (None: none).
+    max_price_micros: int | None = None
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -80,6 +82,7 @@ def _load(digest: str) -> KeyInfo | None:
         org_monthly_cap_pico=org.monthly_cap_pico,
         plan=plan_in_force(organization_id=key.organization_id, at=now),
         log_bodies=org.log_bodies,
+        max_price_micros=key.max_price_micros,
     )
 
 

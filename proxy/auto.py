@@ -15,6 +15,7 @@ The rules, in order (README, "The automatic model"):
    - it takes tools when the request has tools, images or files when the request has
      them, and a JSON schema when the request asks for one (`tools:`, `modalities:`,
      `json_schema:` of its model, or the candidate's own `tools:` override).
+   - neither its input nor its output price is above the key's price ceiling, if any.
    None fits: a 400 (`no_candidate_fits`) naming each candidate's reason.
 2. Among the fitting candidates, the *healthy* ones: not every deployment cooling down
    (proxy.balancer), a recent error ratio at most `max_error_rate` (0.5), a recent time to
@@ -181,12 +182,20 @@ class _Fit:
 
 
 def choose(
-    auto: ModelEntry, models: dict[str, ModelEntry], endpoint: str, body: dict, body_size: int
+    auto: ModelEntry,
+    models: dict[str, ModelEntry],
+    endpoint: str,
+    body: dict,
+    body_size: int,
+    *,
+    max_price_micros: int | None = None,
 ) -> ModelEntry:
-    """The candidate of automatic model `auto` that serves this request (rules above)."""
+    """The candidate of automatic model `auto` that serves this request (rules above),
+    under the key's price ceiling when it has one."""
     spec: AutoSpec = auto.auto  # type: ignore[assignment]
     need = needs(endpoint, body, body_size)
     now = time.monotonic()
+    at = time.time()
     fits: list[_Fit] = []
     reasons: list[str] = []
     for candidate in spec.candidates:
@@ -194,6 +203,10 @@ def choose(
         if model is None or model.auto is not None:
             continue
         why = unfit(model, candidate, endpoint, need)
+        if why is None and max_price_micros is not None:
+            prices = model.price_at(at)
+            if max(prices.input, prices.output) > max_price_micros:
+                why = "it is priced above this key's price ceiling"
         if why is not None:
             reasons.append(f"{candidate.model}: {why}")
             continue
@@ -209,7 +222,6 @@ def choose(
         )
     pool = [f for f in fits if f.healthy] or fits
     if spec.prefer == "cheapest":
-        at = time.time()
         return min(
             pool, key=lambda f: _worst_pico(f.model, need, at)
         ).model  # min keeps the first listed of equals

@@ -180,7 +180,7 @@ class RelayConsumer(V1Consumer):
         self.model_name = data["model"]
         model = await gate.admit(key, data["model"])
         if model.auto is not None:  # an automatic model: the call is its chosen candidate's
-            model = await gate.route_auto(model, self.endpoint, data, len(body))
+            model = await gate.route_auto(key, model, self.endpoint, data, len(body))
             self.model_name = model.name
             self.extra_headers = [(b"x-jinf-routed-model", model.name.encode())]
         worst = spend.worst_case(model, self.endpoint, data, len(body))

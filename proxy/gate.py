@@ -1,6 +1,9 @@
 """Who may call what: key and model access, before anything goes upstream (money is
 held by proxy.spend, rates by proxy.limits)."""
 
+import time
+from decimal import Decimal
+
 from proxy import auto, table
 from proxy.auth import KeyInfo, authenticate
 from proxy.table import ModelEntry
@@ -40,14 +43,47 @@ async def admit(key: KeyInfo, model_name: str) -> ModelEntry:
             param="model",
             code="model_not_allowed",
         )
+    if key.max_price_micros is not None and model.auto is None:
+        over = over_ceiling(model, key.max_price_micros)
+        if over:
+            raise ProxyError(
+                403,
+                f"The model '{model_name}' costs {over}, above this key's price ceiling of "
+                f"{usd_text(key.max_price_micros)} per million tokens. Use a cheaper model, or raise the "
+                "ceiling in the portal (Keys).",
+                type="permission_error",
+                param="model",
+                code="model_over_price_ceiling",
+            )
     return model
 
 
-async def route_auto(model: ModelEntry, endpoint: str, body: dict, body_size: int) -> ModelEntry:
+def over_ceiling(model: ModelEntry, ceiling_micros: int, at: float | None = None) -> str:
+    """What of the model's prices in force is above the ceiling, as text; "" if none."""
+    prices = model.price_at(time.time() if at is None else at)
+    over = [
+        f"{usd_text(price)} per million {kind} tokens"
+        for kind, price in (("input", prices.input), ("output", prices.output))
+        if price > ceiling_micros
+    ]
+    return " and ".join(over)
+
+
+def usd_text(micros: int) -> str:
+    """Micro-USD (per million tokens) as dollars: 2_250_000 -> "$2.25"."""
+    return "$" + format(Decimal(micros) / 10**6, "f").rstrip("0").rstrip(".")
+
+
+async def route_auto(
+    key: KeyInfo, model: ModelEntry, endpoint: str, body: dict, body_size: int
+) -> ModelEntry:
     """The candidate that serves this call of automatic model `model` (proxy.auto): the key
-    was admitted to the automatic model, which admits it to each of its candidates."""
+    was admitted to the automatic model, which admits it to each of its candidates under
+    its price ceiling."""
     routes = await table.current()
-    return auto.choose(model, routes.models, endpoint, body, body_size)
+    return auto.choose(
+        model, routes.models, endpoint, body, body_size, max_price_micros=key.max_price_micros
+    )
 
 
 async def visible_models(key: KeyInfo) -> list[str]:

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts import key_services, limits, model_catalog
 from accounts.api.access import org_access
-from accounts.api.fields import PicoAsUSDField
+from accounts.api.fields import MicrosPerMillionAsUSDField, PicoAsUSDField
 from accounts.errors import FieldError
 from accounts.models import BudgetPeriod
 from accounts.money import MAX_USD, usd_to_pico
@@ -47,6 +47,11 @@ class KeyOutputSerializer(serializers.Serializer):
     )
     allowed_ips = serializers.ListField(
         child=serializers.CharField(), help_text="CIDRs the key may be used from; empty: any."
+    )
+    max_price_usd = MicrosPerMillionAsUSDField(
+        source="max_price_micros",
+        allow_null=True,
+        help_text="Price ceiling, USD per million tokens: models priced above it are refused.",
     )
 
     class Meta:
@@ -88,6 +93,16 @@ class KeyLimitsInputSerializer(serializers.Serializer):
     budget_period = serializers.ChoiceField(
         choices=BudgetPeriod.choices, required=False, allow_null=True
     )
+    max_price_usd = serializers.DecimalField(
+        max_digits=13,
+        decimal_places=6,
+        min_value=0,
+        max_value=1_000_000,
+        required=False,
+        allow_null=True,
+        help_text="USD per million tokens: a model whose input or output price is above it "
+        "is refused (403), and the automatic model skips it. Null: no ceiling.",
+    )
     allowed_ips = serializers.ListField(
         child=serializers.CharField(max_length=100),
         required=False,
@@ -117,6 +132,8 @@ class KeyLimitsInputSerializer(serializers.Serializer):
         if "budget_usd" in data:
             budget = data.pop("budget_usd")
             data["budget_pico"] = None if budget is None else usd_to_pico(budget)
+        if "max_price_usd" in data:
+            data["max_price_micros"] = limits.price_micros(data.pop("max_price_usd"))
         return data
 
 

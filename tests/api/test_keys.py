@@ -26,6 +26,7 @@ KEY_FIELDS = {
     "budget_period",
     "allowed_ips",
     "paused_at",
+    "max_price_usd",
 }
 
 

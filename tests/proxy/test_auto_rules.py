@@ -175,3 +175,18 @@ def test_an_endpoint_no_candidate_answers_is_named():
     spec = automatic("small", "claude")
     chosen = auto.choose(spec, {**TABLE, "claude": anthropic}, "count_tokens", {}, 10)
     assert chosen.name == "claude"
+
+
+def test_a_key_s_price_ceiling_skips_a_candidate_priced_above_it():
+    spec = automatic("frontier", "small")
+    # frontier: $3/M in, $15/M out; small: $0.10/M in, $0.40/M out.
+    assert auto.choose(spec, TABLE, "chat", SHORT, 50).name == "frontier"
+    assert auto.choose(spec, TABLE, "chat", SHORT, 50, max_price_micros=14_999_999).name == (
+        "small"
+    )
+    assert auto.choose(spec, TABLE, "chat", SHORT, 50, max_price_micros=15_000_000).name == (
+        "frontier"
+    )
+    with pytest.raises(ProxyError) as caught:
+        auto.choose(spec, TABLE, "chat", SHORT, 50, max_price_micros=100_000)
+    assert "small: it is priced above this key's price ceiling" in caught.value.message

@@ -58,6 +58,10 @@ class Command(BaseCommand):
             default=BudgetPeriod.TOTAL,
             help="when the budget starts again: never (total), 00:00 UTC, Monday, the 1st",
         )
+        parser.add_argument(
+            "--max-price-usd",
+            help="price ceiling, USD per million tokens: models priced above it are refused",
+        )
         parser.add_argument("--ips", help="comma-separated CIDRs (IPv4, IPv6) it may be used from")
         parser.add_argument("--expires", help="YYYY-MM-DD: the key stops at 00:00 UTC that day")
         parser.add_argument("--management", action="store_true", help="a key for /api/ only")
@@ -79,6 +83,7 @@ class Command(BaseCommand):
                 budget_period=opts["budget_period"],
                 allowed_ips=_csv(opts["ips"]),
                 expires_at=_expiry(opts["expires"]),
+                max_price_micros=limits.price_micros(opts["max_price_usd"]),
             )
             with transaction.atomic():
                 org = self._organization(opts["org"])
@@ -117,6 +122,7 @@ FLAGS = {
     "budget_period": "--budget-period",
     "allowed_ips": "--ips",
     "expires_at": "--expires",
+    "max_price_usd": "--max-price-usd",
 }
 
 
