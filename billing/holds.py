@@ -9,6 +9,10 @@ The pots a request draws on (`pots_for`):
 - a capped flat plan's included usage for the month (PLAN_CAP: the 402 `plan_cap`).
 A flat plan's usage is invoiced, not paid from credit: its requests hold nothing against
 credit (`prepaid=False`).
+A request served by the organization's own provider key (BYOK, `reserve(..., byok=True)`)
+is charged a fee, not its cost: the credit and plan-cap pots hold and settle the fee of
+the amount (billing.byok.fee_pico), the key's budget and the organization's cap the
+amount itself (they govern what the organization spends at its declared prices).
 `reserve()` holds `amount` in all of them or in none (NotEnough names the pot that is
 short); `settle()` replaces the hold by the exact cost. So the sum of what is held never
 exceeds what is available, whatever the number of processes.
@@ -31,6 +35,7 @@ from django.conf import settings
 
 from accounts.models import APIKey, Organization
 from billing import spend_counters
+from billing.byok import fee_pico
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,8 @@ CREDIT = "credit"
 KEY_BUDGET = "key_budget"
 ORG_CAP = "org_cap"
 PLAN_CAP = "plan_cap"
+# The pots of what the organization is charged (a BYOK request's fee), not of its cost.
+CHARGED_KINDS = frozenset({CREDIT, PLAN_CAP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,9 @@ class Hold:
     amount: int
     tokens: tuple = field(default=())  # the backend's per-pot marks (Redis: load epochs)
     settled: bool = False
+    # A BYOK request's two holds: (fee against CHARGED_KINDS, cost against the others),
+    # either None when no pot of its kind applies. Empty for any other request.
+    parts: tuple = field(default=())
 
 
 def pots_for(
@@ -165,16 +175,41 @@ def backend():
     return _backend
 
 
-async def reserve(pots: tuple[Pot, ...], amount: int) -> Hold:
-    """Holds `amount` pico-USD in every pot, or raises NotEnough and holds nothing."""
-    return await backend().reserve(pots, max(0, amount))
+async def reserve(pots: tuple[Pot, ...], amount: int, *, byok: bool = False) -> Hold:
+    """Holds `amount` pico-USD in every pot, or raises NotEnough and holds nothing. With
+    `byok`, the credit and plan-cap pots hold fee_pico(amount) instead."""
+    amount = max(0, amount)
+    if not byok:
+        return await backend().reserve(pots, amount)
+    charged = tuple(p for p in pots if p.kind in CHARGED_KINDS)
+    counted = tuple(p for p in pots if p.kind not in CHARGED_KINDS)
+    fee_hold = await backend().reserve(charged, fee_pico(amount)) if charged else None
+    try:
+        cost_hold = await backend().reserve(counted, amount) if counted else None
+    except NotEnough:
+        if fee_hold is not None:
+            await settle(fee_hold, 0)
+        raise
+    return Hold(pots, amount, parts=(fee_hold, cost_hold))
+
+
+def _parts(hold: Hold, cost: int) -> list[tuple[Hold, int]]:
+    """A BYOK hold's parts with what each settles to: the fee, and the cost."""
+    fee_hold, cost_hold = hold.parts
+    pairs = [(fee_hold, fee_pico(cost)), (cost_hold, cost)]
+    return [(h, c) for h, c in pairs if h is not None]
 
 
 async def settle(hold: Hold, cost: int) -> None:
-    """Replaces the hold by the exact cost (0 releases it); once per hold."""
+    """Replaces the hold by the exact cost (0 releases it); once per hold. A BYOK hold's
+    credit and plan-cap pots settle to the fee of the cost."""
     if hold.settled:
         return
     hold.settled = True
+    if hold.parts:
+        for part, amount in _parts(hold, max(0, cost)):
+            await settle(part, amount)
+        return
     await backend().settle(hold, max(0, cost))
 
 
@@ -183,6 +218,10 @@ def settle_now(hold: Hold, cost: int) -> bool:
     False when the caller must await settle()."""
     if hold.settled:
         return True
+    if hold.parts:
+        done = all([settle_now(part, amount) for part, amount in _parts(hold, max(0, cost))])
+        hold.settled = done
+        return done
     if not backend().settle_now(hold, max(0, cost)):
         return False
     hold.settled = True

@@ -91,7 +91,10 @@ class LocalHolds:
             )
             for entry_id, amount, kind in entries:
                 self.ledger_changed(
-                    organization_id, entry_id, amount, usage=kind == LedgerKind.USAGE
+                    organization_id,
+                    entry_id,
+                    amount,
+                    usage=kind in (LedgerKind.USAGE, LedgerKind.BYOK_FEE),
                 )
             with self.lock:
                 if entries:

@@ -41,12 +41,19 @@ _VALUES = (
     "cache_write_tokens",
     "cost_pico",
     "debited_pico",
+    "byok_cost_pico",
+    "fee_pico",
+    "debited_fee_pico",
 )
 _UPDATE = ", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUES)
 _SUMS = (
     "COUNT(*), SUM(CASE WHEN u.status <> 'ok' THEN 1 ELSE 0 END), SUM(u.input_tokens), "
     "SUM(u.output_tokens), SUM(u.cached_tokens), SUM(u.cache_write_tokens), SUM(u.cost_pico), "
-    "SUM(CASE WHEN u.ledger_entry_id IS NOT NULL THEN u.cost_pico ELSE 0 END)"
+    "SUM(CASE WHEN u.ledger_entry_id IS NULL THEN 0 WHEN u.byok THEN u.fee_pico "
+    "ELSE u.cost_pico END), "
+    "SUM(CASE WHEN u.byok THEN u.cost_pico ELSE 0 END), "
+    "SUM(CASE WHEN u.byok THEN u.fee_pico ELSE 0 END), "
+    "SUM(CASE WHEN u.ledger_entry_id IS NOT NULL AND u.byok THEN u.fee_pico ELSE 0 END)"
 )
 # A day's sums from its hourly rows.
 _SUMS_OF_HOURS = ", ".join(f"SUM(h.{c})" for c in _VALUES)

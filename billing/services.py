@@ -96,7 +96,10 @@ def ledger_write(
     # What requests may reserve follows the ledger once the entry is committed.
     transaction.on_commit(
         lambda: holds.ledger_changed(
-            organization_id, entry.pk, amount_pico, usage=kind == LedgerKind.USAGE
+            organization_id,
+            entry.pk,
+            amount_pico,
+            usage=kind in (LedgerKind.USAGE, LedgerKind.BYOK_FEE),
         )
     )
     return entry

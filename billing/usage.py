@@ -41,6 +41,10 @@ class UsageEvent:
     cache_write_tokens: int = 0
     tokens_estimated: bool = False
     cost_pico: int = 0
+    # Served by the organization's own provider key: charged fee_pico (billing.byok), not
+    # cost_pico (the cost at the model's declared prices, still what budgets count).
+    byok: bool = False
+    fee_pico: int = 0
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     attempts: int = 1
@@ -147,20 +151,28 @@ def usage_record_batch(events: Sequence[UsageEvent]) -> int:
 
 
 def _debit(fresh: Sequence[UsageEvent]) -> None:
-    """Before the records are inserted: one usage debit per organization and month of
-    what its prepaid records cost, and each record's link to its debit."""
-    debits: dict[tuple[int, str], list[UsageEvent]] = defaultdict(list)
+    """Before the records are inserted: per organization and month, one usage debit of
+    what its prepaid non-BYOK records cost and one byok_fee debit of the fees of its
+    prepaid BYOK records, and each record's link to the debit that paid it."""
+    debits: dict[tuple[int, str, bool], list[UsageEvent]] = defaultdict(list)
     for event in fresh:
         event.ledger_entry_id = None
-        if event.prepaid and event.cost_pico:
-            debits[(event.organization_id, period_of(event.created_at))].append(event)
-    for (organization_id, period), covered in sorted(debits.items()):
+        if not event.byok:
+            event.fee_pico = 0
+        if event.prepaid and _charged(event):
+            debits[(event.organization_id, period_of(event.created_at), event.byok)].append(event)
+    for (organization_id, period, byok), covered in sorted(debits.items()):
         entry = ledger_write(
             organization_id=organization_id,
-            amount_pico=-sum(e.cost_pico for e in covered),
-            kind=LedgerKind.USAGE,
-            reason="Usage",
+            amount_pico=-sum(_charged(e) for e in covered),
+            kind=LedgerKind.BYOK_FEE if byok else LedgerKind.USAGE,
+            reason="BYOK fee" if byok else "Usage",
             period=period,
         )
         for event in covered:
             event.ledger_entry_id = entry.pk
+
+
+def _charged(event: UsageEvent) -> int:
+    """What the organization pays for the record: the fee when BYOK, else the cost."""
+    return event.fee_pico if event.byok else event.cost_pico

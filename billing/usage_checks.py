@@ -144,6 +144,9 @@ def _plain(event: "UsageEvent") -> bool:
         and 0 <= o < MAX_TOKENS
         and type(event.cost_pico) is int
         and 0 <= event.cost_pico <= MAX_COST_PICO
+        and type(event.byok) is bool
+        and type(event.fee_pico) is int
+        and 0 <= event.fee_pico <= event.cost_pico
         and type(event.latency_ms) is float
         and 0.0 <= event.latency_ms < math.inf
         and (
@@ -194,6 +197,9 @@ def usage_sane(event: "UsageEvent") -> "UsageEvent":
         "deployment_id": _id(event.deployment_id, 0, MAX_TOKENS),
         "api_key_id": _id(event.api_key_id),
         "cost_pico": fixed_cost,
+        "byok": bool(event.byok),
+        # A fee is within its cost (the record's CHECK): never above the capped cost.
+        "fee_pico": min(cost_sane(event.fee_pico), fixed_cost) if event.byok else 0,
         "latency_ms": duration_sane(event.latency_ms),
         "ttft_ms": duration_sane(event.ttft_ms, optional=True),
         "streamed": bool(event.streamed),

@@ -20,7 +20,7 @@ from billing.models import UsageRecord
 if TYPE_CHECKING:
     from billing.usage import UsageEvent
 
-# 20 columns x 400 rows = 8,000 parameters, under SQLite's limit of 32,766.
+# 30 columns x 400 rows = 12,000 parameters, under SQLite's limit of 32,766.
 SQLITE_ROWS = 400
 
 

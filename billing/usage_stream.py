@@ -51,7 +51,12 @@ async def add(event: UsageEvent, hold: Hold | None = None) -> None:
     """One round trip; raises the client's error when Redis cannot take the event. A hold
     of the request (billing.holds, Redis backend) is settled to the event's cost in the
     same round trip."""
-    if hold is not None and not hold.settled and isinstance(holds.backend(), RedisHolds):
+    if (
+        hold is not None
+        and not hold.settled
+        and not hold.parts  # a BYOK hold settles its parts apart (billing.holds.settle)
+        and isinstance(holds.backend(), RedisHolds)
+    ):
         await holds.backend().record_and_settle(
             hold, event.cost_pico, stream_key(), FIELD, event_dumps(event)
         )

@@ -3,11 +3,15 @@
 Star-imported at the end of settings.py; only the names in __all__ are settings.
 """
 
+from decimal import Decimal, InvalidOperation
+
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from platform_site.logs import logging_config
 
 __all__ = [
+    "BYOK_FEE_PERCENT",
     "CELERY_WORKER_HIJACK_ROOT_LOGGER",
     "LOGGING",
     "LOG_FORMAT",
@@ -28,3 +32,21 @@ LOG_FORMAT = _env.str("LOG_FORMAT", default="text" if _env.bool("DEBUG", default
 LOGGING = logging_config(LOG_FORMAT, _env.str("LOG_LEVEL", default="INFO"))
 # Celery's worker keeps the root logger as LOGGING set it, so its lines are JSON too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+
+def _byok_fee_percent(raw: str) -> Decimal:
+    """BYOK_FEE_PERCENT: a percent, 0 to 100, with at most 4 decimals (billing.byok)."""
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or not 0 <= value <= 100 or value != round(value, 4):
+        raise ImproperlyConfigured(
+            f"BYOK_FEE_PERCENT must be a percent from 0 to 100 with at most 4 decimals, not {raw!r}."
+        )
+    return value
+
+
+# The platform's fee on requests served by an organization's own provider key (BYOK), as
+# a percent of their cost at the model's declared prices.
+BYOK_FEE_PERCENT = _byok_fee_percent(_env.str("BYOK_FEE_PERCENT", default="0"))

@@ -3,6 +3,7 @@ or a refusal's (400/402/403/404/429 before any upstream), with its status and co
 
 import time
 
+from billing.byok import fee_pico
 from billing.models import UsageStatus
 from billing.usage import UsageEvent
 from proxy import limits, metrics, spend
@@ -41,6 +42,8 @@ async def record_call(call: Call, outcome: Outcome) -> None:
         cache_write_tokens=usage.cache_write,
         tokens_estimated=outcome.estimated,
         cost_pico=outcome.cost_pico,
+        byok=call.model.byok,  # charged the fee (billing.byok), not the cost
+        fee_pico=fee_pico(outcome.cost_pico) if call.model.byok else 0,
         latency_ms=(time.perf_counter() - call.started) * 1000,
         ttft_ms=outcome.ttft_ms,
         attempts=max(outcome.attempts, 1),

@@ -63,6 +63,9 @@ class WorstCase:
     input_tokens: int
     output_tokens: int
     pico: int
+    # Served by the organization's own provider key: credit and a plan cap hold the fee of
+    # `pico` (billing.byok), the key's budget and the organization's cap `pico` itself.
+    byok: bool = False
 
     @property
     def tokens(self) -> int:
@@ -72,7 +75,7 @@ class WorstCase:
 def worst_case(model: ModelEntry, endpoint: str, body: dict, body_size: int) -> WorstCase:
     output = max_output_tokens(endpoint, body)
     estimate = input_estimate(body_size)
-    return WorstCase(estimate, output, worst_case_pico(model, estimate, output))
+    return WorstCase(estimate, output, worst_case_pico(model, estimate, output), model.byok)
 
 
 async def reserve(key: KeyInfo, worst: WorstCase) -> holds.Hold | None:
@@ -92,7 +95,7 @@ async def reserve(key: KeyInfo, worst: WorstCase) -> holds.Hold | None:
     if not pots:
         return None
     try:
-        return await holds.reserve(pots, worst.pico)
+        return await holds.reserve(pots, worst.pico, byok=worst.byok)
     except holds.NotEnough as short:
         raise refusal(short, worst.output_tokens) from None
 

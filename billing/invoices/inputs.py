@@ -41,9 +41,17 @@ def rollup_usage(
             cost=Sum("cost_pico"),
             tokens=Sum(F("input_tokens") + F("output_tokens")),
             debited=Sum("debited_pico"),
+            byok_cost=Sum("byok_cost_pico"),
+            fee=Sum("fee_pico"),
+            debited_fee=Sum("debited_fee_pico"),
         ):
             out[r["organization_id"]][r["model"]] = ModelUsage(
-                int(r["cost"] or 0), int(r["tokens"] or 0), int(r["debited"] or 0)
+                int(r["cost"] or 0),
+                int(r["tokens"] or 0),
+                int(r["debited"] or 0),
+                int(r["byok_cost"] or 0),
+                int(r["fee"] or 0),
+                int(r["debited_fee"] or 0),
             )
     return out
 
@@ -51,48 +59,61 @@ def rollup_usage(
 def rollup_totals(
     *, start: datetime, end: datetime, organization_ids: set[int] | None
 ) -> dict[int, tuple[int, int]]:
-    """(Σ cost, Σ debited) of the rollups per organization over [start, end)."""
+    """(Σ charged: usage of non-BYOK records and BYOK fees, Σ debited) of the rollups per
+    organization over [start, end)."""
     return {
-        org: (sum(u.cost_pico for u in m.values()), sum(u.debited_pico for u in m.values()))
+        org: (
+            sum(u.usage_pico + u.fee_pico for u in m.values()),
+            sum(u.debited_pico for u in m.values()),
+        )
         for org, m in rollup_usage(start=start, end=end, organization_ids=organization_ids).items()
     }
 
 
 def raw_totals(
     *, start: datetime, end: datetime, organization_ids: set[int] | None
-) -> dict[int, tuple[int, int]]:
-    """(Σ cost, Σ cost of the records a ledger debit paid) of the raw usage records per
-    organization: what the check compares the rollups to."""
+) -> dict[int, tuple[int, int, int, int]]:
+    """(Σ cost of the non-BYOK records, Σ what a ledger debit paid (cost or fee), Σ BYOK
+    fees, Σ BYOK fees a debit paid) of the raw usage records per organization: what the
+    check compares the rollups to."""
     usage = connection.ops.quote_name(UsageRecord._meta.db_table)
     sql = (
-        "SELECT organization_id, SUM(cost_pico), "
-        "SUM(CASE WHEN ledger_entry_id IS NOT NULL THEN cost_pico ELSE 0 END) "
+        "SELECT organization_id, SUM(CASE WHEN byok THEN 0 ELSE cost_pico END), "
+        "SUM(CASE WHEN ledger_entry_id IS NULL THEN 0 WHEN byok THEN fee_pico "
+        "ELSE cost_pico END), SUM(CASE WHEN byok THEN fee_pico ELSE 0 END), "
+        "SUM(CASE WHEN ledger_entry_id IS NOT NULL AND byok THEN fee_pico ELSE 0 END) "
         f"FROM {usage} WHERE created_at >= %s AND created_at < %s"
     )
     ops = connection.ops
     bounds = [ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)]
-    out: dict[int, tuple[int, int]] = {}
+    out: dict[int, tuple[int, int, int, int]] = {}
     with connection.cursor() as cursor:
         if organization_ids is None:
             cursor.execute(sql + " GROUP BY organization_id", bounds)
-            out.update({r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in cursor.fetchall()})
+            out.update({r[0]: tuple(int(v or 0) for v in r[1:5]) for r in cursor.fetchall()})
             return out
         for ids in chunks(organization_ids):
             marks = ", ".join(["%s"] * len(ids))
             cursor.execute(
                 sql + f" AND organization_id IN ({marks}) GROUP BY organization_id", bounds + ids
             )
-            out.update({r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in cursor.fetchall()})
+            out.update({r[0]: tuple(int(v or 0) for v in r[1:5]) for r in cursor.fetchall()})
     return out
 
 
-def ledger_debits(*, period: str, organization_ids: set[int] | None) -> dict[int, int]:
-    """What the ledger debited per organization for the period's usage (positive)."""
-    rows = CreditLedgerEntry.objects.filter(kind=LedgerKind.USAGE, period=period)
-    out: dict[int, int] = {}
+def ledger_debits(*, period: str, organization_ids: set[int] | None) -> dict[int, tuple[int, int]]:
+    """What the ledger debited per organization for the period's usage and BYOK fees, and
+    of that for the fees alone (both positive)."""
+    rows = CreditLedgerEntry.objects.filter(
+        kind__in=(LedgerKind.USAGE, LedgerKind.BYOK_FEE), period=period
+    )
+    out: dict[int, tuple[int, int]] = {}
     for part in scoped(rows, organization_ids):
-        for r in part.values("organization_id").annotate(s=Sum("amount_pico")):
-            out[r["organization_id"]] = -int(r["s"] or 0)
+        for r in part.values("organization_id", "kind").annotate(s=Sum("amount_pico")):
+            total, fees = out.get(r["organization_id"], (0, 0))
+            amount = -int(r["s"] or 0)
+            fee = amount if r["kind"] == LedgerKind.BYOK_FEE else 0
+            out[r["organization_id"]] = (total + amount, fees + fee)
     return out
 
 

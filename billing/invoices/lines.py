@@ -5,6 +5,9 @@ arithmetic is tested as functions. `credits_applied` is not here: it is added on
 finalization (billing/invoices/review.py), from the balance of that moment.
 
 - prepaid: one `usage` line per model; total = Σ usage (already debited from credit).
+- BYOK (records served by the organization's own provider key): their cost is not on the
+  `usage` lines (a model with only BYOK records has none); one `byok_fee` line per model
+  carries the fees charged instead (billing.byok). The plan's `included` covers usage only.
 - flat: `plan_fee` (the fee of the plan in force at the period's start), the `usage`
   lines, `included` = −min(flat usage, included of the last flat plan of the period), a
   `proration` line per upgrade taken at once; total = fee + max(0, usage − included).
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from accounts.money import format_usd
 from billing.models import LineKind, PlanKind
 from billing.plans import Segment
 
@@ -22,7 +26,15 @@ from billing.plans import Segment
 class ModelUsage:
     cost_pico: int
     tokens: int
-    debited_pico: int  # of the cost, what prepaid credit paid when it was recorded
+    debited_pico: int  # what prepaid credit paid when it was recorded (fees included)
+    byok_cost_pico: int = 0  # of the cost, that of BYOK records (charged their fee instead)
+    fee_pico: int = 0  # the fees charged on the BYOK records
+    debited_fee_pico: int = 0  # of debited_pico, what paid fees
+
+    @property
+    def usage_pico(self) -> int:
+        """The cost charged as usage: that of the non-BYOK records."""
+        return self.cost_pico - self.byok_cost_pico
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +68,22 @@ class Inputs:
 
     @property
     def usage_pico(self) -> int:
-        return sum(u.cost_pico for u in self.usage.values())
+        """Σ the cost of the non-BYOK records (the usage lines)."""
+        return sum(u.usage_pico for u in self.usage.values())
+
+    @property
+    def fee_pico(self) -> int:
+        """Σ the BYOK fees (the byok_fee lines)."""
+        return sum(u.fee_pico for u in self.usage.values())
 
     @property
     def debited_pico(self) -> int:
+        """Σ what credit paid: usage and fees."""
         return sum(u.debited_pico for u in self.usage.values())
+
+    @property
+    def debited_fee_pico(self) -> int:
+        return sum(u.debited_fee_pico for u in self.usage.values())
 
     @property
     def paid_from_credit_pico(self) -> int:
@@ -87,9 +110,23 @@ def plan_fee(inputs: Inputs) -> list[Line]:
 def usage(inputs: Inputs) -> list[Line]:
     return [
         Line(
-            LineKind.USAGE, f"Usage of {model} ({u.tokens:,} tokens)", u.cost_pico, model, u.tokens
+            LineKind.USAGE, f"Usage of {model} ({u.tokens:,} tokens)", u.usage_pico, model, u.tokens
         )
         for model, u in sorted(inputs.usage.items())
+        if u.usage_pico or not (u.byok_cost_pico or u.fee_pico)  # BYOK only: no usage line
+    ]
+
+
+def byok_fee(inputs: Inputs) -> list[Line]:
+    return [
+        Line(
+            LineKind.BYOK_FEE,
+            f"BYOK fee on {model} (on {format_usd(u.byok_cost_pico)} at its prices)",
+            u.fee_pico,
+            model,
+        )
+        for model, u in sorted(inputs.usage.items())
+        if u.fee_pico
     ]
 
 
@@ -97,7 +134,8 @@ def included(inputs: Inputs) -> list[Line]:
     flat = [s.terms for s in inputs.segments if s.terms.kind == PlanKind.FLAT]
     if not flat or not flat[-1].included_pico:
         return []
-    flat_usage = inputs.usage_pico - inputs.debited_pico  # what credit did not pay
+    # What credit did not pay of the usage (fees are not covered by the plan).
+    flat_usage = inputs.usage_pico - (inputs.debited_pico - inputs.debited_fee_pico)
     amount = min(max(flat_usage, 0), flat[-1].included_pico)
     if not amount:
         return []
@@ -151,6 +189,7 @@ def credit_note(inputs: Inputs) -> list[Line]:
 BUILDERS: dict[str, Callable[[Inputs], list[Line]]] = {
     LineKind.PLAN_FEE: plan_fee,
     LineKind.USAGE: usage,
+    LineKind.BYOK_FEE: byok_fee,
     LineKind.INCLUDED: included,
     LineKind.PRORATION: proration,
     LineKind.ADJUSTMENT: adjustment,

@@ -158,7 +158,7 @@ def _reconcile_period(
             notes=notes.get(invoice.pk, []),
         )
         status = InvoiceStatus.IN_REVIEW if closed else invoice.status
-        fingerprint = _fingerprint(inputs, status, ledger.get(org, 0))
+        fingerprint = _fingerprint(inputs, status, ledger.get(org, (0, 0)))
         unchanged = (
             invoice.check_details.get("fingerprint") == fingerprint
             and invoice.status == status
@@ -212,11 +212,12 @@ def _notes(*, invoice_ids: list[int]) -> dict[int, list[Note]]:
 
 
 def billed_of(invoice: Invoice) -> tuple[int, int]:
-    """(cost, debited) of its own period's usage that a frozen invoice billed."""
+    """(charged, debited) of its own period's usage (and BYOK fees) that a frozen invoice
+    billed."""
     billed = invoice.check_details.get("billed") or {}
     if billed:
         return int(billed["cost"]), int(billed["debited"])
-    lines = invoice.lines.filter(kind=LineKind.USAGE)
+    lines = invoice.lines.filter(kind__in=(LineKind.USAGE, LineKind.BYOK_FEE))
     return sum(li.amount_pico for li in lines), int(
         invoice.check_details.get("rollups_debited_pico", 0)
     )
@@ -271,11 +272,12 @@ def _late_usage(*, period: str, organization_ids) -> dict[int, list[Carried]]:
     return out
 
 
-def _fingerprint(inputs: Inputs, status: str, ledger: int) -> str:
+def _fingerprint(inputs: Inputs, status: str, ledger: tuple[int, int]) -> str:
     data = {
         "status": status,
         "usage": sorted(
-            (m, u.cost_pico, u.tokens, u.debited_pico) for m, u in inputs.usage.items()
+            (m, u.cost_pico, u.tokens, u.debited_pico, u.byok_cost_pico, u.fee_pico)
+            for m, u in inputs.usage.items()
         ),
         "segments": [
             (
@@ -291,13 +293,17 @@ def _fingerprint(inputs: Inputs, status: str, ledger: int) -> str:
         ],
         "carried": [(c.period, c.cost_pico, c.debited_pico) for c in inputs.carried],
         "notes": [(n.note_id, n.amount_pico) for n in inputs.notes],
-        "ledger": ledger,
+        "ledger": list(ledger),
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _write(
-    plans: list[_Plan], *, raw: dict[int, tuple[int, int]], ledger: dict[int, int], now: datetime
+    plans: list[_Plan],
+    *,
+    raw: dict[int, tuple[int, int, int, int]],
+    ledger: dict[int, tuple[int, int]],
+    now: datetime,
 ) -> list[Invoice]:
     """Rewrites the lines and figures of these open invoices, under a row lock taken in
     id order (two runs never deadlock, and the second rewrites with the same figures)."""
@@ -329,7 +335,8 @@ def _write(
                     )
                 )
             total = sum(line.amount_pico for line in p.lines)
-            raw_cost, raw_debited = raw.get(org, (0, 0))
+            raw_cost, raw_debited, raw_fee, raw_debited_fee = raw.get(org, (0, 0, 0, 0))
+            ledger_total, ledger_fee = ledger.get(org, (0, 0))
             status, details = check_run(
                 Figures(
                     lines_usage=sum(li.amount_pico for li in p.lines if li.kind == LineKind.USAGE),
@@ -337,9 +344,15 @@ def _write(
                     raw=raw_cost,
                     rollups_debited=p.inputs.debited_pico,
                     raw_debited=raw_debited,
-                    ledger=ledger.get(org, 0),
+                    ledger=ledger_total,
                     total=total,
                     lines_sum=total,
+                    lines_fee=sum(li.amount_pico for li in p.lines if li.kind == LineKind.BYOK_FEE),
+                    rollups_fee=p.inputs.fee_pico,
+                    raw_fee=raw_fee,
+                    rollups_debited_fee=p.inputs.debited_fee_pico,
+                    raw_debited_fee=raw_debited_fee,
+                    ledger_fee=ledger_fee,
                 )
             )
             details["fingerprint"] = p.fingerprint

@@ -62,7 +62,8 @@ def _freeze_billed(invoice: Invoice) -> None:
     recognised as late (billing/invoices/reconcile.py)."""
     if invoice.check_details.get("billed"):
         return
-    cost = invoice.lines.filter(kind=LineKind.USAGE).aggregate(s=Sum("amount_pico"))["s"] or 0
+    billed = invoice.lines.filter(kind__in=(LineKind.USAGE, LineKind.BYOK_FEE))
+    cost = billed.aggregate(s=Sum("amount_pico"))["s"] or 0
     debited = invoice.check_details.get("rollups_debited_pico", "0")
     invoice.check_details = {
         **invoice.check_details,

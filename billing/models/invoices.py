@@ -75,6 +75,7 @@ class Invoice(models.Model):
 class LineKind(models.TextChoices):
     PLAN_FEE = "plan_fee", "Plan fee"
     USAGE = "usage", "Usage"  # one per model, at list price
+    BYOK_FEE = "byok_fee", "BYOK fee"  # one per model served by the org's own key
     INCLUDED = "included", "Included in the plan"  # negative
     OVERAGE = "overage", "Overage"
     PRORATION = "proration", "Proration"

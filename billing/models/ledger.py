@@ -9,6 +9,8 @@ class LedgerKind(models.TextChoices):
     GRANT = "grant", "Grant"
     TOPUP = "topup", "Top-up"
     USAGE = "usage", "Usage debit"
+    # The fee on requests served by an organization's own provider key (billing.byok).
+    BYOK_FEE = "byok_fee", "BYOK fee"
     REFUND = "refund", "Refund"
     ADJUSTMENT = "adjustment", "Adjustment"
     # An invoice paid from prepaid credit (its credits_applied line), or credit given back

@@ -21,6 +21,12 @@ class UsageSums(models.Model):
     cost_pico = models.BigIntegerField(default=0)
     # Of cost_pico, what was debited from prepaid credit when it was recorded.
     debited_pico = models.BigIntegerField(default=0)
+    # Of cost_pico, the cost of the records served by the organization's own provider key
+    # (BYOK), and the fees charged on them instead (billing.byok); of debited_pico, what
+    # paid those fees.
+    byok_cost_pico = models.BigIntegerField(default=0)
+    fee_pico = models.BigIntegerField(default=0)
+    debited_fee_pico = models.BigIntegerField(default=0)
 
     class Meta:
         abstract = True

@@ -36,6 +36,10 @@ class UsageRecord(models.Model):
     # are the gateway's own estimate of what was consumed.
     tokens_estimated = models.BooleanField(default=False)
     cost_pico = models.BigIntegerField(default=0)
+    # Served by the organization's own provider key: it is charged fee_pico
+    # (billing.byok), not cost_pico, which stays the cost at the model's declared prices.
+    byok = models.BooleanField(default=False)
+    fee_pico = models.BigIntegerField(default=0)
     latency_ms = models.FloatField(default=0.0)
     ttft_ms = models.FloatField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=1)
@@ -65,7 +69,11 @@ class UsageRecord(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(cost_pico__gte=0), name="usage_cost_not_negative"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fee_pico__gte=0, fee_pico__lte=models.F("cost_pico")),
+                name="usage_fee_within_cost",
+            ),
         ]
 
     def __str__(self) -> str:
