@@ -19,7 +19,8 @@ class UsageSums(models.Model):
     cached_tokens = models.BigIntegerField(default=0)
     cache_write_tokens = models.BigIntegerField(default=0)
     cost_pico = models.BigIntegerField(default=0)
-    # Of cost_pico, what was debited from prepaid credit when it was recorded.
+    # What prepaid credit paid for the records when they were recorded: their cost, or
+    # their fee when BYOK (billing.byok).
     debited_pico = models.BigIntegerField(default=0)
     # Of cost_pico, the cost of the records served by the organization's own provider key
     # (BYOK), and the fees charged on them instead (billing.byok); of debited_pico, what
