@@ -40,6 +40,10 @@ class Provider(models.Model):
         self.api_key_encrypted = crypto.encrypt(value)
 
 
+def default_modalities() -> list[str]:
+    return ["text"]
+
+
 class ModelRoute(models.Model):
     """A model name clients send, its price, and (through deployments) who serves it.
 
@@ -60,6 +64,15 @@ class ModelRoute(models.Model):
     # Across shapes, drop what a translation cannot carry (named in x-jinf-dropped)
     # instead of refusing the request with a 400.
     drop_unsupported = models.BooleanField(default=False)
+    # The catalogue (proxy.table.Catalogue, /v1/models): None means not declared.
+    context_window = models.PositiveIntegerField(null=True, blank=True)
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    input_modalities = models.JSONField(default=default_modalities)
+    supports_tools = models.BooleanField(default=True)
+    supports_json_schema = models.BooleanField(default=True)
+    # An automatic model (proxy.auto): the routes file's validated `auto:` mapping; it has
+    # no deployments and is priced as the candidate chosen for each call. None: a normal model.
+    auto = models.JSONField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(default=timezone.now)
 

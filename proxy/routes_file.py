@@ -117,9 +117,22 @@ def apply(data: dict) -> Summary:
             summary.providers_updated += not created
         providers[name] = provider
 
+    names = _model_kinds(data.get("models") or [])
     for i, raw in enumerate(data.get("models") or []):
         where = f"models[{i}]"
         name = str(_require(raw, "name", where))
+        auto = raw.get("auto")
+        if auto is not None and raw.get("deployments") is not None:
+            raise RoutesFileError(
+                f"{where}: an automatic model has 'auto' or 'deployments', not both."
+            )
+        if auto is not None and raw.get("price") is not None:
+            raise RoutesFileError(
+                f"{where}: an automatic model has no 'price': each call is priced at the "
+                "chosen candidate's prices. Remove 'price'."
+            )
+        if auto is not None and raw.get("prices") is not None:
+            raise RoutesFileError(f"{where}: an automatic model has no 'prices'. Remove it.")
         price = raw.get("price") or {}
         if not isinstance(price, dict):
             raise RoutesFileError(f"{where}.price must be a mapping with input and output.")
@@ -133,6 +146,8 @@ def apply(data: dict) -> Summary:
             if price.get("cache_write") is None
             else price_micros(price["cache_write"], f"{where}.price.cache_write"),
             "drop_unsupported": _flag(raw, "drop_unsupported", where),
+            **catalogue(raw, where),
+            "auto": None if auto is None else auto_spec(auto, name, names, f"{where}.auto"),
             "is_active": True,
         }
         route = ModelRoute.objects.filter(name=name).first()
@@ -149,6 +164,9 @@ def apply(data: dict) -> Summary:
             outcome = model_price_set(change=change, note="routes file")
             summary.prices_created += outcome == "created"
             summary.prices_updated += outcome == "updated"
+        if auto is not None:
+            Deployment.objects.filter(model_route=route).delete()
+            continue
         deployments = raw.get("deployments") or []
         if not isinstance(deployments, list) or not deployments:
             raise RoutesFileError(f"{where}: 'deployments' must list at least one deployment.")
@@ -237,8 +255,130 @@ def load_path(path: str | Path) -> Summary:
     return apply(parse(text))
 
 
-def _flag(raw: dict, name: str, where: str) -> bool:
-    value = raw.get(name, False)
+def _flag(raw: dict, name: str, where: str, default: bool = False) -> bool:
+    value = raw.get(name, default)
     if not isinstance(value, bool):
         raise RoutesFileError(f"{where}.{name} must be true or false, not {value!r}.")
     return value
+
+
+MODALITIES = ("text", "image", "file", "audio")
+PREFER = ("order", "cheapest", "fastest")
+AUTO_KEYS = frozenset({"candidates", "prefer", "max_error_rate", "max_ttfb_ms"})
+CANDIDATE_KEYS = frozenset({"model", "max_input_tokens", "tools"})
+
+
+def catalogue(raw: dict, where: str) -> dict:
+    """The model's optional catalogue fields, as ModelRoute values: context_window,
+    max_output_tokens, modalities (default [text]), tools and json_schema (default true)."""
+    modalities = raw.get("modalities", ["text"])
+    if (
+        not isinstance(modalities, list)
+        or not modalities
+        or any(not isinstance(m, str) or m not in MODALITIES for m in modalities)
+    ):
+        raise RoutesFileError(
+            f"{where}.modalities must be a non-empty list of {', '.join(MODALITIES)}, "
+            f"not {modalities!r}."
+        )
+    return {
+        "context_window": _count(raw, "context_window", where),
+        "max_output_tokens": _count(raw, "max_output_tokens", where),
+        "input_modalities": list(dict.fromkeys(modalities)),
+        "supports_tools": _flag(raw, "tools", where, default=True),
+        "supports_json_schema": _flag(raw, "json_schema", where, default=True),
+    }
+
+
+def _count(raw: dict, name: str, where: str) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RoutesFileError(
+            f"{where}.{name} must be a whole number of tokens ≥ 1, not {value!r}."
+        )
+    return value
+
+
+def _model_kinds(models: list) -> dict[str, bool]:
+    """Every model this file or the database knows: name → is automatic."""
+    known = dict(ModelRoute.objects.values_list("name", "auto"))
+    kinds = {name: value is not None for name, value in known.items()}
+    for raw in models:
+        if isinstance(raw, dict) and raw.get("name") not in (None, ""):
+            kinds[str(raw["name"])] = raw.get("auto") is not None
+    return kinds
+
+
+def auto_spec(value: object, name: str, kinds: dict[str, bool], where: str) -> dict:
+    """The `auto:` mapping, validated and returned as stored (proxy.auto.spec_from_json
+    reads it)."""
+    if not isinstance(value, dict):
+        raise RoutesFileError(f"{where} must be a mapping with 'candidates'.")
+    unknown = sorted(set(map(str, value)) - AUTO_KEYS)
+    if unknown:
+        raise RoutesFileError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(AUTO_KEYS))}."
+        )
+    candidates = value.get("candidates")
+    if not isinstance(candidates, list) or not candidates:
+        raise RoutesFileError(
+            f"{where}.candidates must be a non-empty list of model names or "
+            "{model, max_input_tokens?, tools?} mappings."
+        )
+    out: dict = {"candidates": []}
+    for k, item in enumerate(candidates):
+        cwhere = f"{where}.candidates[{k}]"
+        if isinstance(item, dict):
+            bad = sorted(set(map(str, item)) - CANDIDATE_KEYS)
+            if bad:
+                raise RoutesFileError(
+                    f"{cwhere}: unknown key(s) {', '.join(bad)}; "
+                    f"use {', '.join(sorted(CANDIDATE_KEYS))}."
+                )
+            model = item.get("model")
+            if not isinstance(model, str) or not model:
+                raise RoutesFileError(f"{cwhere}: 'model' is required.")
+            entry: dict = {"model": model}
+            if item.get("max_input_tokens") is not None:
+                entry["max_input_tokens"] = _count(item, "max_input_tokens", cwhere)
+            if item.get("tools") is not None:
+                entry["tools"] = _flag(item, "tools", cwhere)
+        elif isinstance(item, str) and item:
+            model, entry = item, item
+        else:
+            raise RoutesFileError(f"{cwhere} must be a model name or a mapping with 'model'.")
+        if model == name:
+            raise RoutesFileError(f"{cwhere}: an automatic model cannot be its own candidate.")
+        if model not in kinds:
+            raise RoutesFileError(
+                f"{cwhere}: no model is named {model!r} in this file or the database."
+            )
+        if kinds[model]:
+            raise RoutesFileError(
+                f"{cwhere}: {model!r} is itself automatic; a candidate must be a normal model."
+            )
+        out["candidates"].append(entry)
+    prefer = value.get("prefer")
+    if prefer is not None:
+        if prefer not in PREFER:
+            raise RoutesFileError(
+                f"{where}.prefer must be one of {', '.join(PREFER)}, not {prefer!r}."
+            )
+        out["prefer"] = prefer
+    rate = value.get("max_error_rate")
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise RoutesFileError(
+                f"{where}.max_error_rate must be a number from 0 to 1, not {rate!r}."
+            )
+        out["max_error_rate"] = rate
+    ttfb = value.get("max_ttfb_ms")
+    if ttfb is not None:
+        if isinstance(ttfb, bool) or not isinstance(ttfb, int | float) or ttfb <= 0:
+            raise RoutesFileError(
+                f"{where}.max_ttfb_ms must be a number of milliseconds > 0, not {ttfb!r}."
+            )
+        out["max_ttfb_ms"] = ttfb
+    return out

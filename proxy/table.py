@@ -14,7 +14,7 @@ from django.conf import settings
 from billing.prices import price_schedules
 from billing.usage import cost_pico
 from proxy.loading_cache import LoadingCache
-from proxy.models import Deployment
+from proxy.models import Deployment, ModelRoute
 from proxy.translate.providers import KINDS, Adapter
 from proxy.translate.wire import Upstream
 
@@ -149,15 +149,60 @@ def load() -> RouteTable:
             )
         )
     dated = price_schedules(models=grouped)
-    return RouteTable(
-        models={
-            name: model_entry(
-                routes[name],
-                tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
-                dated.get(name, ()),
+    models = {
+        name: model_entry(
+            routes[name],
+            tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
+            dated.get(name, ()),
+        )
+        for name, deps in grouped.items()
+    }
+    models.update(_auto_entries(models))
+    return RouteTable(models=models)
+
+
+def _auto_entries(models: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
+    """The active automatic models (no Deployment rows, so a second query): no
+    deployments, zero prices; dropped when none of their candidates is in the table."""
+    from proxy.auto import spec_from_json  # proxy.auto imports this module
+
+    out = {}
+    for route in ModelRoute.objects.filter(is_active=True, auto__isnull=False):
+        raw = route.auto
+        spec = spec_from_json(raw)
+        names = [c if isinstance(c, str) else c.get("model") for c in raw.get("candidates", ())]
+        if not any(n in models for n in names):
+            log.error(
+                "Automatic model %s has none of its candidates (%s) in the table; skipped.",
+                route.name,
+                ", ".join(map(str, names)),
             )
-            for name, deps in grouped.items()
-        }
+            continue
+        entry = model_entry(route, ())
+        out[route.name] = ModelEntry(
+            name=route.name,
+            input_price=0,
+            output_price=0,
+            cached_input_price=None,
+            cache_write_price=None,
+            drop_unsupported=route.drop_unsupported,
+            deployments=(),
+            prices=(Prices(0, 0),),
+            catalogue=entry.catalogue,
+            auto=spec,
+        )
+    return out
+
+
+def catalogue(route) -> Catalogue:
+    """The route's catalogue fields (a stand-in object without them: the defaults)."""
+    modalities = getattr(route, "input_modalities", None)
+    return Catalogue(
+        context_window=getattr(route, "context_window", None),
+        max_output_tokens=getattr(route, "max_output_tokens", None),
+        input_modalities=tuple(modalities) if modalities else ("text",),
+        tools=getattr(route, "supports_tools", True),
+        json_schema=getattr(route, "supports_json_schema", True),
     )
 
 
@@ -184,6 +229,7 @@ def model_entry(route, deployments: tuple[DeploymentEntry, ...], dated=()) -> Mo
         starts=tuple(starts),
         prices=tuple(prices),
         cache_writes=any(d.provider.kind == "anthropic" for d in deployments),
+        catalogue=catalogue(route),
     )
 
 
