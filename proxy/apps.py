@@ -2,12 +2,15 @@ from django.apps import AppConfig
 
 
 def served_model_names() -> list[str]:
-    """The active routes that a deployment of an active provider serves (what proxy.table
-    loads), for accounts.model_catalog."""
+    """The active routes that a deployment of an active provider serves, and the active
+    automatic models (what proxy.table loads), for accounts.model_catalog."""
+    from django.db.models import Q
+
     from proxy.models import ModelRoute
 
     return list(
-        ModelRoute.objects.filter(is_active=True, deployments__provider__is_active=True)
+        ModelRoute.objects.filter(is_active=True)
+        .filter(Q(deployments__provider__is_active=True) | Q(auto__isnull=False))
         .values_list("name", flat=True)
         .distinct()
     )
