@@ -31,13 +31,13 @@ import time
 from dataclasses import dataclass
 
 from proxy import balancer
+from proxy.spend import OUTPUT_FIELDS, input_estimate
 from proxy.table import ModelEntry
 from proxy.translate.errors import ProxyError
 from proxy.translate.shapes import TRANSLATABLE
 
 PREFER = ("order", "cheapest", "fastest")
 DEFAULT_MAX_ERROR_RATE = 0.5
-OUTPUT_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 _IMAGE_PARTS = frozenset({"image_url", "image", "input_image"})
 _FILE_PARTS = frozenset({"file", "input_file", "document"})
 
@@ -101,7 +101,7 @@ def needs(endpoint: str, body: dict, body_size: int) -> Needs:
             break
     images, files = _attachments(body)
     return Needs(
-        input_tokens=body_size // 4 + 1,
+        input_tokens=input_estimate(body_size),
         output_tokens=output,
         tools=bool(body.get("tools") or body.get("functions")),
         images=images,
