@@ -73,10 +73,17 @@ class ModelChecklist(forms.CheckboxSelectMultiple):
 class KeyLimitsForm(PortalForm):
     """A key's name and limits, as created and as edited; empty clears a limit."""
 
-    def __init__(self, *args, kept_models: tuple[str, ...] = (), **kwargs):
+    def __init__(
+        self,
+        *args,
+        kept_models: tuple[str, ...] = (),
+        organization_id: int | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.kept_models = kept_models
-        served = model_catalog.served_models()
+        self.organization_id = organization_id
+        served = model_catalog.served_models(organization_id)
         if served:  # a choice among the served models (and any the key already names)
             field = self.fields["allowed_models"]
             names = sorted(set(served) | set(self.kept_models))
@@ -144,12 +151,19 @@ class KeyLimitsForm(PortalForm):
             if key.max_price_micros is None
             else Decimal(key.max_price_micros) / 10**6,
         }
-        return cls(data, initial=initial, kept_models=tuple(key.allowed_models or ()))
+        return cls(
+            data,
+            initial=initial,
+            kept_models=tuple(key.allowed_models or ()),
+            organization_id=key.organization_id,
+        )
 
     def clean_allowed_models(self) -> str:
         names = _split(self.cleaned_data["allowed_models"])
         try:
-            model_catalog.check_served(names, keep=self.kept_models)
+            model_catalog.check_served(
+                names, keep=self.kept_models, organization_id=self.organization_id
+            )
         except FieldError as exc:
             raise forms.ValidationError(exc.message) from None
         return ", ".join(names)

@@ -9,25 +9,29 @@ from collections.abc import Callable, Iterable
 
 from accounts.errors import FieldError
 
-_provider: Callable[[], list[str]] | None = None
+# organization id (None: the platform's models alone) -> the names it is served
+_provider: Callable[[int | None], list[str]] | None = None
 
 
-def set_provider(fn: Callable[[], list[str]] | None) -> None:
+def set_provider(fn: Callable[[int | None], list[str]] | None) -> None:
     global _provider
     _provider = fn
 
 
-def served_models() -> list[str]:
-    """The served model names, sorted; empty when no provider is set."""
-    return sorted(set(_provider())) if _provider is not None else []
+def served_models(organization_id: int | None = None) -> list[str]:
+    """The model names served to the organization (the platform's and its own), sorted;
+    empty when no provider is set."""
+    return sorted(set(_provider(organization_id))) if _provider is not None else []
 
 
-def check_served(names: Iterable[str], *, keep: Iterable[str] = ()) -> list[str]:
+def check_served(
+    names: Iterable[str], *, keep: Iterable[str] = (), organization_id: int | None = None
+) -> list[str]:
     """`names` unchanged when each is served (or already on the key: `keep`, so a model
     retired since does not block editing the key's other limits); FieldError naming the
     unknown ones and listing the served ones otherwise."""
     names = list(names)
-    served = served_models()
+    served = served_models(organization_id)
     if not served:
         return names
     known = set(served) | set(keep)

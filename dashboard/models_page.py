@@ -107,11 +107,12 @@ def _endpoints(entry: table.ModelEntry) -> tuple[Endpoint, ...]:
     return tuple(out)
 
 
-def served_models(*, now: float | None = None) -> list[ServedModel]:
-    """Every active route with a deployment (the route table, loaded afresh), by name."""
+def served_models(organization_id: int | None, *, now: float | None = None) -> list[ServedModel]:
+    """Every model the organization is served (the platform's and its own, loaded
+    afresh), by name."""
     now = time.time() if now is None else now
     models = []
-    for name, entry in sorted(table.load().models.items()):
+    for name, entry in table.served(organization_id).items():
         upcoming = None
         for start, prices in zip(entry.starts, entry.prices, strict=False):
             if start > now:
@@ -141,12 +142,13 @@ def served_models(*, now: float | None = None) -> list[ServedModel]:
 
 @member_view
 def models_page(request: HttpRequest, membership: Membership) -> HttpResponse:
-    context = {"membership": membership, "models": served_models(), "current": "models"}
+    models = served_models(membership.organization_id)
+    context = {"membership": membership, "models": models, "current": "models"}
     return render(request, "dashboard/models.html", context)
 
 
 @member_view
 def playground(request: HttpRequest, membership: Membership) -> HttpResponse:
-    names = [m.name for m in served_models()]
+    names = [m.name for m in served_models(membership.organization_id)]
     context = {"membership": membership, "model_names": names, "current": "playground"}
     return render(request, "dashboard/playground.html", context)

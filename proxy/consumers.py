@@ -236,9 +236,10 @@ class ModelsConsumer(V1Consumer):
         wanted = self.scope["url_route"]["kwargs"].get("model")
         models = await gate.visible_models(key)
         if wanted is not None:
-            if wanted not in models:
+            entry = next((m for m in models if m.name == wanted), None)
+            if entry is None:
                 raise gate.model_not_found(wanted)
-            payload = gate.model_object(wanted)
+            payload = gate.model_object(entry)
         else:
             payload = {"object": "list", "data": [gate.model_object(m) for m in models]}
         last_used.mark(key.key_id)

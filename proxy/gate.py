@@ -12,6 +12,7 @@ from proxy.translate.errors import ProxyError
 __all__ = [
     "admit",
     "authenticate",
+    "lookup",
     "model_not_found",
     "model_object",
     "route_auto",
@@ -29,9 +30,17 @@ def model_not_found(name: str) -> ProxyError:
     )
 
 
+async def lookup(key: KeyInfo, model_name: str) -> ModelEntry | None:
+    """The model of this name that the key's organization is served: its own (proxy.
+    own_models) first, then the platform's."""
+    model = (await table.own(key.organization_id)).models.get(model_name)
+    if model is None:
+        model = (await table.current()).models.get(model_name)
+    return model
+
+
 async def admit(key: KeyInfo, model_name: str) -> ModelEntry:
-    routes = await table.current()
-    model = routes.models.get(model_name)
+    model = await lookup(key, model_name)
     if model is None:
         raise model_not_found(model_name)
     if key.allowed_models and model_name not in key.allowed_models:
@@ -86,13 +95,14 @@ async def route_auto(
     )
 
 
-async def visible_models(key: KeyInfo) -> list[str]:
-    routes = await table.current()
-    names = sorted(routes.models)
-    if key.allowed_models:
-        names = [n for n in names if n in key.allowed_models]
-    return names
+async def visible_models(key: KeyInfo) -> list[ModelEntry]:
+    """The models this key may call, by name: the platform's and its organization's own
+    (an own model replacing a platform model of its name), within its allowlist."""
+    models = dict((await table.current()).models)
+    models.update((await table.own(key.organization_id)).models)
+    allowed = key.allowed_models
+    return [m for n, m in sorted(models.items()) if not allowed or n in allowed]
 
 
-def model_object(name: str) -> dict:
-    return {"id": name, "object": "model", "created": 0, "owned_by": "jinf"}
+def model_object(entry: ModelEntry) -> dict:
+    return {"id": entry.name, "object": "model", "created": 0, "owned_by": "jinf"}

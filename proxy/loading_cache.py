@@ -70,6 +70,13 @@ class LoadingCache(Generic[K, V]):
         self._failed.clear()
         self._generation += 1
 
+    def forget(self, key: K) -> None:
+        """Drop one entry: its next read loads it afresh (a load under way is not kept)."""
+        self._entries.pop(key, None)
+        self._loading.pop(key, None)
+        self._failed.pop(key, None)
+        self._generation += 1
+
     async def get(self, key: K) -> V:
         hit = self._entries.get(key)
         if hit is None:

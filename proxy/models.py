@@ -20,13 +20,35 @@ def kind_choices() -> list[tuple[str, str]]:
 
 
 class Provider(models.Model):
-    name = models.SlugField(max_length=100, unique=True)
+    """An upstream server and its key: the platform's (organization None, from the routes
+    file) or an organization's own (BYOK, proxy.byok), served only to that organization."""
+
+    name = models.SlugField(max_length=100)
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="own_providers",
+    )
     kind = models.CharField(max_length=20, validators=[validate_kind])
     base_url = models.URLField(max_length=500)
     api_key_encrypted = models.TextField(blank=True, editable=False)
     timeout_s = models.FloatField(default=600.0, validators=[MinValueValidator(0.1)])
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(organization__isnull=True),
+                name="provider_platform_name_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="provider_org_name_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -50,7 +72,17 @@ class ModelRoute(models.Model):
     Prices are integer micro-USD per million tokens, so a request's cost in pico-USD is
     exactly tokens × price (see accounts.money)."""
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200)
+    # None: a platform model (the routes file), served to every organization. Otherwise
+    # the organization's own (proxy.byok), served to it alone, over its own providers or
+    # the platform's.
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="own_models",
+    )
     input_price = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
     output_price = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
     # None: cached input tokens cost the input price.
@@ -82,7 +114,15 @@ class ModelRoute(models.Model):
             models.CheckConstraint(
                 condition=models.Q(input_price__gte=0, output_price__gte=0),
                 name="modelroute_prices_not_negative",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(organization__isnull=True),
+                name="modelroute_platform_name_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="modelroute_org_name_unique"
+            ),
         ]
 
     def __str__(self) -> str:

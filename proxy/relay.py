@@ -33,8 +33,9 @@ SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
 ]
-# (provider name, endpoint) whose server answered 404/405 to an optional native path.
-_lacking: set[tuple[str, str]] = set()
+# (provider id, endpoint) whose server answered 404/405 to an optional native path: by
+# id, since organizations' own providers may share a platform provider's name.
+_lacking: set[tuple[int, str]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def can_serve(deployment: DeploymentEntry, endpoint: str) -> bool:
 
 def plan(deployment: DeploymentEntry, endpoint: str) -> Plan | None:
     adapter = deployment.provider.adapter
-    if endpoint in adapter.native and (deployment.provider.name, endpoint) not in _lacking:
+    if endpoint in adapter.native and (deployment.provider.id, endpoint) not in _lacking:
         return Plan(deployment, True)
     if endpoint in TRANSLATABLE:
         return Plan(deployment, False)
@@ -125,7 +126,7 @@ async def _open(call: Call, outcome: Outcome) -> Opened:
             opened, last = await _attempt(request, chosen, deployment)
             if opened is not None and _lacks_native(call, chosen, opened):
                 await opened.response.aclose()
-                _lacking.add((deployment.provider.name, call.endpoint))
+                _lacking.add((deployment.provider.id, call.endpoint))
                 chosen = Plan(deployment, False)
                 opened, last = await _attempt(_request(call, chosen), chosen, deployment)
         finally:

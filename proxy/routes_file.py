@@ -87,7 +87,9 @@ def parse(text: str) -> dict:
 @transaction.atomic
 def apply(data: dict) -> Summary:
     summary = Summary()
-    providers: dict[str, Provider] = {p.name: p for p in Provider.objects.all()}
+    providers: dict[str, Provider] = {
+        p.name: p for p in Provider.objects.filter(organization__isnull=True)
+    }
     for i, raw in enumerate(data.get("providers") or []):
         where = f"providers[{i}]"
         name = str(_require(raw, "name", where))
@@ -150,7 +152,7 @@ def apply(data: dict) -> Summary:
             "auto": None if auto is None else auto_spec(auto, name, names, f"{where}.auto"),
             "is_active": True,
         }
-        route = ModelRoute.objects.filter(name=name).first()
+        route = ModelRoute.objects.filter(organization__isnull=True, name=name).first()
         if route is None:
             route = ModelRoute.objects.create(name=name, **values)
             summary.models_created += 1
@@ -303,7 +305,7 @@ def _count(raw: dict, name: str, where: str) -> int | None:
 
 def _model_kinds(models: list) -> dict[str, bool]:
     """Every model this file or the database knows: name → is automatic."""
-    known = dict(ModelRoute.objects.values_list("name", "auto"))
+    known = dict(ModelRoute.objects.filter(organization__isnull=True).values_list("name", "auto"))
     kinds = {name: value is not None for name, value in known.items()}
     for raw in models:
         if isinstance(raw, dict) and raw.get("name") not in (None, ""):

@@ -29,6 +29,7 @@ class ProviderEntry:
     api_key: str
     timeout_s: float
     adapter: Adapter
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +126,29 @@ class RouteTable:
 
 
 def load() -> RouteTable:
+    """The platform's models (the routes file's) over the platform's providers."""
     rows = Deployment.objects.filter(
-        model_route__is_active=True, provider__is_active=True
+        model_route__organization__isnull=True,
+        provider__organization__isnull=True,
+        model_route__is_active=True,
+        provider__is_active=True,
     ).select_related("model_route", "provider")
+    grouped, routes = deployment_entries(rows)
+    dated = price_schedules(models=grouped)
+    models = {
+        name: model_entry(
+            routes[name],
+            tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
+            dated.get(name, ()),
+        )
+        for name, deps in grouped.items()
+    }
+    models.update(_auto_entries(models))
+    return RouteTable(models=models)
+
+
+def deployment_entries(rows) -> tuple[dict[str, list[DeploymentEntry]], dict[str, ModelRoute]]:
+    """Deployment rows as entries, by their route's name; and the routes by name."""
     providers: dict[int, ProviderEntry | None] = {}
     grouped: dict[str, list[DeploymentEntry]] = {}
     routes = {}
@@ -148,17 +169,7 @@ def load() -> RouteTable:
                 Upstream(provider.base_url, provider.api_key, d.upstream_model),
             )
         )
-    dated = price_schedules(models=grouped)
-    models = {
-        name: model_entry(
-            routes[name],
-            tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
-            dated.get(name, ()),
-        )
-        for name, deps in grouped.items()
-    }
-    models.update(_auto_entries(models))
-    return RouteTable(models=models)
+    return grouped, routes
 
 
 def _auto_entries(models: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
@@ -238,7 +249,7 @@ def _provider(p) -> ProviderEntry | None:
         log.error("Provider %s has kind %r, which no adapter serves; skipped.", p, p.kind)
         return None
     return ProviderEntry(
-        p.name, p.kind, p.base_url.rstrip("/"), p.api_key, p.timeout_s, KINDS[p.kind]
+        p.name, p.kind, p.base_url.rstrip("/"), p.api_key, p.timeout_s, KINDS[p.kind], p.pk
     )
 
 
@@ -252,5 +263,39 @@ async def current() -> RouteTable:
 
 
 def invalidate() -> None:
-    """Forget the snapshot (after loadroutes in this process, and in tests)."""
+    """Forget the snapshots (after loadroutes in this process, and in tests)."""
     _snapshot.clear()
+    _own.clear()
+
+
+def _load_own(organization_id: int) -> RouteTable:
+    from proxy import own_models  # it builds on this module
+
+    return own_models.load(organization_id)
+
+
+_own: LoadingCache[int, RouteTable] = LoadingCache(
+    _load_own,
+    ttl=lambda: settings.PROXY_ROUTES_TTL_S,
+)
+
+
+async def own(organization_id: int) -> RouteTable:
+    """The organization's own models (proxy.own_models): most organizations have none,
+    an empty table served from memory like the platform's."""
+    return await _own.get(organization_id)
+
+
+def forget_own(organization_id: int) -> None:
+    """Reload the organization's models on its next call (after it changed them here)."""
+    _own.forget(organization_id)
+
+
+def served(organization_id: int | None) -> dict[str, ModelEntry]:
+    """What an organization is served, loaded afresh (the portal's pages): the platform's
+    models, and its own over them (an own model of a platform model's name replaces it
+    for that organization)."""
+    models = dict(load().models)
+    if organization_id is not None:
+        models.update(_load_own(organization_id).models)
+    return dict(sorted(models.items()))

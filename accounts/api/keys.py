@@ -124,7 +124,11 @@ class KeyLimitsInputSerializer(serializers.Serializer):
             return None
         key = self.context.get("key")
         keep = (key.allowed_models or []) if key is not None else []
-        return _checked(lambda names: model_catalog.check_served(names, keep=keep), value)
+        org = self.context.get("organization_id")
+        return _checked(
+            lambda names: model_catalog.check_served(names, keep=keep, organization_id=org),
+            value,
+        )
 
     def service_fields(self) -> dict:
         """The validated data as keyword arguments of the key services (USD -> pico-USD)."""
@@ -173,7 +177,9 @@ class KeyListCreateApi(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         access = org_access(request, slug)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.InputSerializer(
+            data=request.data, context={"organization_id": access.organization.pk}
+        )
         serializer.is_valid(raise_exception=True)
         new = key_services.api_key_create_as(
             membership=access.acting, **serializer.service_fields()
@@ -205,7 +211,9 @@ class KeyDetailApi(APIView):
     def patch(self, request: Request, slug: str, key_id: int) -> Response:
         access = org_access(request, slug)
         key = api_key_get(organization=access.organization, key_id=key_id)
-        serializer = self.InputSerializer(data=request.data, context={"key": key})
+        serializer = self.InputSerializer(
+            data=request.data, context={"key": key, "organization_id": key.organization_id}
+        )
         serializer.is_valid(raise_exception=True)
         key = key_services.api_key_update(
             key=key, acting=access.key_acting, **serializer.service_fields()

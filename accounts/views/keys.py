@@ -26,7 +26,10 @@ from accounts.views.access import member_view
 @member_view
 def key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     """GET: the keys and an empty form. POST: create a key and show its secret once."""
-    form = KeyCreateForm(request.POST if request.method == "POST" else None)
+    form = KeyCreateForm(
+        request.POST if request.method == "POST" else None,
+        organization_id=membership.organization_id,
+    )
     token = request.POST.get(CREATE_TOKEN_FIELD, "") if request.method == "POST" else ""
     if token and token in request.session.get(CREATE_TOKENS_SESSION_KEY, []):
         messages.info(
