@@ -21,7 +21,7 @@ from django.db.models import Q
 
 from billing.prices import price_schedules
 from proxy.models import Deployment
-from proxy.table import RouteTable, deployment_entries, catalogue, model_entry
+from proxy.table import RouteTable, catalogue, deployment_entries, model_entry
 
 log = logging.getLogger(__name__)
 
