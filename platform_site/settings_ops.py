@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from platform_site.logs import logging_config
 
 __all__ = [
+    "BYOK_ALLOW_PRIVATE_URLS",
     "BYOK_FEE_PERCENT",
     "CELERY_WORKER_HIJACK_ROOT_LOGGER",
     "LOGGING",
@@ -50,3 +51,10 @@ def _byok_fee_percent(raw: str) -> Decimal:
 # The platform's fee on requests served by an organization's own provider key (BYOK), as
 # a percent of their cost at the model's declared prices.
 BYOK_FEE_PERCENT = _byok_fee_percent(_env.str("BYOK_FEE_PERCENT", default="0"))
+# Whether an organization's own provider (BYOK) may have a base URL on a loopback,
+# private or link-local address (its own Ollama or vLLM beside the gateway). Off in
+# production (DEBUG=false) unless set: on a shared gateway such a URL reaches the
+# platform's own network.
+BYOK_ALLOW_PRIVATE_URLS = _env.bool(
+    "BYOK_ALLOW_PRIVATE_URLS", default=_env.bool("DEBUG", default=True)
+)

@@ -6,6 +6,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/", include("accounts.api.urls")),
     path("api/", include("billing.api.urls")),
+    path("api/", include("proxy.api_urls")),
     path("", include("billing.urls")),
     path("", include("dashboard.urls")),
     path("", include("accounts.urls")),
