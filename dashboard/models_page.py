@@ -1,6 +1,7 @@
 """The Models page: what the gateway serves this organization, at what price, on which
-endpoints, and whether this process sees it healthy or cooling down; and the Playground,
-which streams through the real /v1 with a key the user pastes (never sent here)."""
+endpoints, what it takes (proxy.catalogue, the data /v1/models shows), and whether this
+process sees it healthy or cooling down; and the Playground, which streams through the
+real /v1 with a key the user pastes (never sent here)."""
 
 import time
 from dataclasses import dataclass
@@ -12,18 +13,9 @@ from django.shortcuts import render
 from accounts.models import Membership
 from accounts.views.access import member_view
 from proxy import balancer, table
+from proxy.catalogue import Capabilities, Endpoint, capabilities, endpoints
 from proxy.translate.providers import KINDS
-from proxy.translate.shapes import TRANSLATABLE
 
-# Each endpoint a route can answer, as the relay names it, with its path and shape.
-ENDPOINTS = (
-    ("chat", "/v1/chat/completions", "OpenAI chat"),
-    ("completions", "/v1/completions", "OpenAI completions"),
-    ("embeddings", "/v1/embeddings", "OpenAI embeddings"),
-    ("responses", "/v1/responses", "OpenAI Responses"),
-    ("messages", "/v1/messages", "Anthropic messages"),
-    ("count_tokens", "/v1/messages/count_tokens", "Anthropic token count"),
-)
 PICO_PER_MICRO = 10**6  # prices are micro-USD per million tokens
 
 
@@ -41,17 +33,6 @@ class PriceRow:
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    path: str
-    shape: str
-    native_by: tuple[str, ...]  # provider kinds' labels serving it in its own shape
-
-    @property
-    def how(self) -> str:
-        return "native" if self.native_by else "translated"
-
-
-@dataclass(frozen=True)
 class DeploymentStatus:
     provider: str
     kind: str
@@ -65,6 +46,17 @@ class ServedModel:
     upcoming: PriceRow | None
     endpoints: tuple[Endpoint, ...]
     deployments: tuple[DeploymentStatus, ...]
+    takes: Capabilities  # proxy.catalogue's, as /v1/models shows it
+
+    @property
+    def context_window(self) -> str:
+        n = self.takes.context_window
+        return "not set" if n is None else f"{n:,}"
+
+    @property
+    def max_output(self) -> str:
+        n = self.takes.max_output_tokens
+        return "not set" if n is None else f"{n:,}"
 
     @property
     def cooling_until(self) -> datetime | None:
@@ -88,31 +80,13 @@ def _price_row(prices: table.Prices, since: float | None = None) -> PriceRow:
     )
 
 
-def _endpoints(entry: table.ModelEntry) -> tuple[Endpoint, ...]:
-    """What the relay would serve (proxy.relay.can_serve): a kind's native endpoints in
-    their own shape, and the translatable shapes through the canonical model."""
-    out = []
-    for endpoint, path, shape in ENDPOINTS:
-        native = tuple(
-            sorted(
-                {
-                    d.provider.adapter.label
-                    for d in entry.deployments
-                    if endpoint in d.provider.adapter.native
-                }
-            )
-        )
-        if native or endpoint in TRANSLATABLE:
-            out.append(Endpoint(path, shape, native))
-    return tuple(out)
-
-
 def served_models(organization_id: int | None, *, now: float | None = None) -> list[ServedModel]:
     """Every model the organization is served (the platform's and its own, loaded
     afresh), by name."""
     now = time.time() if now is None else now
     models = []
-    for name, entry in table.served(organization_id).items():
+    served = table.served(organization_id)
+    for name, entry in served.items():
         upcoming = None
         for start, prices in zip(entry.starts, entry.prices, strict=False):
             if start > now:
@@ -133,8 +107,9 @@ def served_models(organization_id: int | None, *, now: float | None = None) -> l
                 name=name,
                 price=_price_row(entry.price_at(now)),
                 upcoming=upcoming,
-                endpoints=_endpoints(entry),
+                endpoints=endpoints(entry, served),
                 deployments=tuple(deployments),
+                takes=capabilities(entry, served),
             )
         )
     return models

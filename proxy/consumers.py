@@ -12,7 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 
-from proxy import addresses, gate, inflight, last_used, limits, log_context, spend
+from proxy import addresses, catalogue, gate, inflight, last_used, limits, log_context, spend, table
 from proxy.body_log import BodyLog
 from proxy.call import Call
 from proxy.recording import record_refusal
@@ -235,13 +235,17 @@ class ModelsConsumer(V1Consumer):
         addresses.check_allowed(key, self.scope, self.headers_in)
         wanted = self.scope["url_route"]["kwargs"].get("model")
         models = await gate.visible_models(key)
+        # An automatic model's candidates, where gate.route_auto finds them.
+        table_models = (await table.current()).models
+        at = time.time()
         if wanted is not None:
             entry = next((m for m in models if m.name == wanted), None)
             if entry is None:
                 raise gate.model_not_found(wanted)
-            payload = gate.model_object(entry)
+            payload = catalogue.model_object(entry, at=at, models=table_models)
         else:
-            payload = {"object": "list", "data": [gate.model_object(m) for m in models]}
+            data = [catalogue.model_object(m, at=at, models=table_models) for m in models]
+            payload = {"object": "list", "data": data}
         last_used.mark(key.key_id)
         own_ms = (time.perf_counter() - self.arrived) * 1000
         await self.open(
