@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/", include("proxy.api_urls")),
     path("", include("billing.urls")),
     path("", include("dashboard.urls")),
+    path("", include("proxy.portal_urls")),
     path("", include("accounts.urls")),
 ]

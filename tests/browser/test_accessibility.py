@@ -40,6 +40,7 @@ PAGES = [
     "/o/acme/requests/req_a11y/",  # with its stored prompt and answer
     "/o/acme/live/",
     "/o/acme/models/",
+    "/o/acme/providers/",
     "/o/acme/playground/",
     "/orgs/new/",
     "/accounts/email/",

@@ -187,6 +187,7 @@ def test_a_newcomer_signs_up_calls_v1_and_sees_it_everywhere(
 
     # The playground streams an answer through /v1 with the pasted key.
     gallery.visit("models", f"{slug}/models/", "Models")
+    gallery.visit("providers", f"{slug}/providers/", "Providers")
     gallery.visit("playground", f"{slug}/playground/", "Playground")
     page.select_option("#pg-model", "demo-slow")
     page.fill("#pg-key", secret)
