@@ -14,7 +14,6 @@ __all__ = [
     "authenticate",
     "lookup",
     "model_not_found",
-    "model_object",
     "route_auto",
     "visible_models",
 ]
@@ -103,6 +102,3 @@ async def visible_models(key: KeyInfo) -> list[ModelEntry]:
     allowed = key.allowed_models
     return [m for n, m in sorted(models.items()) if not allowed or n in allowed]
 
-
-def model_object(entry: ModelEntry) -> dict:
-    return {"id": entry.name, "object": "model", "created": 0, "owned_by": "jinf"}
