@@ -232,7 +232,7 @@ class UsagePage:
 def line_usage(*, invoice: Invoice, line: InvoiceLine, cursor: str = "") -> UsagePage:
     """The usage records behind a line, newest first, a page at a time by keyset over
     (created_at, id): the organization's records of that line's model in the invoice's
-    period; an adjustment line covers an earlier period's records that arrived after that
+    period (of its own provider keys for a BYOK fee line, of the others for usage); an adjustment line covers an earlier period's records that arrived after that
     period's invoice was finalized (above its usage watermark)."""
     period = invoice.period
     records = UsageRecord.objects.filter(organization_id=invoice.organization_id)
@@ -249,6 +249,12 @@ def line_usage(*, invoice: Invoice, line: InvoiceLine, cursor: str = "") -> Usag
     records = records.filter(created_at__gte=start, created_at__lt=end)
     if line.model:
         records = records.filter(model=line.model)
+    # Usage lines bill the records not served by the organization's own keys; a fee line
+    # bills exactly those (billing.byok).
+    if line.kind in (LineKind.USAGE, LineKind.OVERAGE):
+        records = records.filter(byok=False)
+    elif line.kind == LineKind.BYOK_FEE:
+        records = records.filter(byok=True)
     after = _cursor(cursor)
     if after is not None:
         at, pk = after

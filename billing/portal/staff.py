@@ -27,7 +27,7 @@ from billing.portal import selectors
 from billing.portal.forms import AmountReasonForm, ReviewFilterForm, VoidForm
 
 # Lines with usage records behind them (the others are fees and credits).
-DRILLABLE = (LineKind.USAGE, LineKind.OVERAGE, LineKind.ADJUSTMENT)
+DRILLABLE = (LineKind.USAGE, LineKind.OVERAGE, LineKind.BYOK_FEE, LineKind.ADJUSTMENT)
 
 
 def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -359,3 +359,26 @@ def test_the_keys_limits_apply_to_an_own_model(asgi_server, tenancy, platform, o
             model="our-llama", messages=[{"role": "user", "content": "x"}]
         )
     assert refused.value.body["code"] == "rate_limit_exceeded"
+
+
+def test_the_live_feed_shows_an_own_models_call_to_its_organization_only(
+    asgi_server, tenancy, platform, own
+):
+    from websockets.sync.client import connect
+
+    from tests.dashboard.test_live_feed import QUIET_S, receive, session_cookie, ws_url
+
+    mine = {"Cookie": f"sessionid={session_cookie(tenancy.admin)}"}
+    theirs = {"Cookie": f"sessionid={session_cookie(tenancy.outsider)}"}
+    with (
+        connect(ws_url(asgi_server.url, "org-a"), additional_headers=mine) as ws_a,
+        connect(ws_url(asgi_server.url, "org-b"), additional_headers=theirs) as ws_b,
+    ):
+        reply = gpt(asgi_server, tenancy.owner_key.secret).chat.completions.with_raw_response
+        request_id = reply.create(
+            model="our-llama", messages=[{"role": "user", "content": "live"}]
+        ).headers["x-request-id"]
+        message = receive(ws_a, timeout=2.0)
+        assert message is not None and message["request_id"] == request_id
+        assert message["model"] == "our-llama" and Decimal(message["cost_usd"]) > 0
+        assert receive(ws_b, timeout=QUIET_S) is None

@@ -5,6 +5,7 @@ import itertools
 from datetime import datetime
 
 from accounts.models import APIKey, Organization
+from billing.byok import fee_pico
 from billing.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.periods import period_bounds, period_of
 from billing.rollups import rollups_refresh
@@ -25,6 +26,7 @@ def record_usage(
     cost_pico: int = 1_000_000,
     prepaid: bool = True,
     refresh: bool = True,
+    byok: bool = False,
 ) -> list[str]:
     """`count` requests of `org` at `at`, written by the usage writer; the rollups are
     refreshed after, as the rollup task would. Returns their request ids."""
@@ -41,6 +43,8 @@ def record_usage(
             cost_pico=cost_pico,
             created_at=at,
             prepaid=prepaid,
+            byok=byok,
+            fee_pico=fee_pico(cost_pico) if byok else 0,
         )
         for _ in range(count)
     ]

@@ -160,6 +160,37 @@ def test_drill_down_pages_the_lines_usage_newest_first_by_keyset(
     assert "m-big" not in "".join(r.model for r in page1.records + second.records)
 
 
+def test_drill_down_of_a_byok_fee_line_shows_the_own_key_records_and_usage_the_others(
+    staff_client, tenancy, settings
+):
+    from decimal import Decimal
+
+    from billing import byok
+
+    settings.BYOK_FEE_PERCENT = Decimal("5")
+    byok.numerator.cache_clear()
+    period = closed_period()
+    start, _ = period_bounds(period)
+    credits_grant(organization=tenancy.org, amount_pico=10 * PICO_PER_USD, reason="seed")
+    plain = record_usage(tenancy.org, at=start + timedelta(days=2), model="m", count=2,
+                         refresh=False)  # fmt: skip
+    own = record_usage(tenancy.org, at=start + timedelta(days=3), model="m", count=3,
+                       cost_pico=4_000_000, byok=True, refresh=False)  # fmt: skip
+    reconcile(period=period)
+    byok.numerator.cache_clear()
+    invoice = Invoice.objects.get(organization=tenancy.org, period=period)
+    shown = {}
+    for kind in (LineKind.USAGE, LineKind.BYOK_FEE):
+        line = invoice.lines.get(kind=kind, model="m")
+        page = staff_client.get(f"{REVIEW}invoices/{invoice.pk}/lines/{line.pk}/usage/")
+        assert page.status_code == 200
+        shown[kind] = {r.request_id for r in page.context["usage"].records}
+    assert shown == {LineKind.USAGE: set(plain), LineKind.BYOK_FEE: set(own)}
+    review = staff_client.get(f"{REVIEW}invoices/{invoice.pk}/").content.decode()
+    fee_line = invoice.lines.get(kind=LineKind.BYOK_FEE)
+    assert f"/lines/{fee_line.pk}/usage/" in review
+
+
 def test_drill_down_of_an_adjustment_shows_the_late_records_only(staff_client, tenancy):
     period = closed_period()
     start, _ = period_bounds(period)
