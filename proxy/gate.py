@@ -101,4 +101,3 @@ async def visible_models(key: KeyInfo) -> list[ModelEntry]:
     models.update((await table.own(key.organization_id)).models)
     allowed = key.allowed_models
     return [m for n, m in sorted(models.items()) if not allowed or n in allowed]
-
