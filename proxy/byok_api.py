@@ -121,28 +121,24 @@ def _micros(usd_per_million) -> int | None:
     return None if usd_per_million is None else int(usd_per_million * 10**6)
 
 
+def _price_field(kind: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=13,
+        decimal_places=6,
+        min_value=0,
+        max_value=1_000_000,
+        required=False,
+        allow_null=True,
+        help_text=f"USD per million {kind} tokens (own providers only; default 0).",
+    )
+
+
 class ModelListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         deployments = DeploymentSerializer(many=True, allow_empty=False)
-        input_price_usd = serializers.DecimalField(
-            max_digits=13,
-            decimal_places=6,
-            min_value=0,
-            max_value=1_000_000,
-            required=False,
-            allow_null=True,
-            help_text="USD per million input tokens (own providers only; default 0).",
-        )
-        output_price_usd = serializers.DecimalField(
-            max_digits=13,
-            decimal_places=6,
-            min_value=0,
-            max_value=1_000_000,
-            required=False,
-            allow_null=True,
-            help_text="USD per million output tokens (own providers only; default 0).",
-        )
+        input_price_usd = _price_field("input")
+        output_price_usd = _price_field("output")
         context_window = serializers.IntegerField(min_value=1, required=False, allow_null=True)
         max_output_tokens = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
