@@ -40,6 +40,9 @@ for i = 1, #KEYS do
   end
   epochs[#epochs + 1] = redis.call('HGET', KEYS[i], 'e')
 end
+-- A zero hold (a BYOK call's fee at BYOK_FEE_PERCENT 0, a free model) takes nothing:
+-- and '-0' is not an integer to HINCRBY.
+if ARGV[1] == '0' then return epochs end
 for i = 1, #KEYS do
   if ARGV[2 * i] == 'c' then
     redis.call('HINCRBY', KEYS[i], 'v', '-' .. ARGV[1])

@@ -203,3 +203,26 @@ def test_credit_leases_hold_in_memory_and_give_back_what_they_did_not_spend(back
         assert big.tokens[0] != LEASED and exact.tokens[0] != LEASED
 
     scenario()
+
+
+def test_a_zero_hold_is_held_and_settled_on_every_backend(backend, settings):
+    """A free model's call, or a BYOK call's fee at BYOK_FEE_PERCENT 0 (the default),
+    holds nothing; Redis took '-0' for no integer and failed the call with a 500."""
+    from decimal import Decimal
+
+    from billing import byok
+
+    settings.BYOK_FEE_PERCENT = Decimal("0")
+    byok.numerator.cache_clear()
+    org = org_with(1_000)
+    key = api_key_create(organization=org, name="k", budget_pico=500).key
+    pots = (*credit(org), holds.Pot(holds.KEY_BUDGET, key.pk, limit=500))
+    free = async_to_sync(holds.reserve)(credit(org), 0)
+    own = async_to_sync(holds.reserve)(pots, 300, byok=True)  # its fee: 0
+    async_to_sync(holds.settle)(free, 0)
+    async_to_sync(holds.settle)(own, 200)
+    byok.numerator.cache_clear()
+    # The credit is whole (fees of 0), and the budget counted the BYOK cost of 200.
+    assert sum(h is not None for h in reserve_many(credit(org), 100, 20)) == 10
+    assert reserve_many(pots[1:], 301, 1) == [None]
+    assert reserve_many(pots[1:], 300, 1) != [None]
