@@ -31,9 +31,11 @@ class ProviderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(MoneyAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "timeout_s", "is_active"]
-    list_filter = ["kind", "is_active"]
-    search_fields = ["name", "base_url"]
+    # organization: empty for the platform's (the routes file's), else that organization's
+    # own (BYOK, managed by it in the portal and the API).
+    list_display = ["name", "organization", "kind", "base_url", "timeout_s", "is_active"]
+    list_filter = ["kind", "is_active", ("organization", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "base_url", "organization__slug"]
 
 
 class DeploymentInline(MoneyTabularInline):
@@ -43,8 +45,11 @@ class DeploymentInline(MoneyTabularInline):
 
 @admin.register(ModelRoute)
 class ModelRouteAdmin(MoneyAdmin):
-    list_display = ["name", "input_price", "output_price", "cached_input_price", "is_active"]
-    search_fields = ["name"]
+    list_display = [
+        "name", "organization", "input_price", "output_price", "cached_input_price", "is_active",
+    ]  # fmt: skip
+    list_filter = [("organization", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "organization__slug"]
     inlines = [DeploymentInline]
 
 
