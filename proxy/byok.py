@@ -64,10 +64,7 @@ def provider_add(
     if kind not in KINDS:
         raise FieldError("kind", f"Use one of {', '.join(KINDS)}.")
     base_url = checked_base_url(base_url)
-    if len(api_key or "") > MAX_KEY_CHARS:
-        raise FieldError("api_key", f"A key has at most {MAX_KEY_CHARS} characters.")
-    if not 0.1 <= float(timeout_s) <= 3600:
-        raise FieldError("timeout_s", "Use 0.1 to 3600 seconds.")
+    _check_key_and_timeout(api_key, timeout_s)
     try:
         with transaction.atomic():
             provider = Provider.objects.create(
@@ -86,6 +83,38 @@ def provider_add(
         ) from None
     table.forget_own(org.pk)
     return provider
+
+
+def provider_update(
+    *,
+    acting,
+    name: str,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float | None = None,
+) -> Provider:
+    """Changes what is given (None: kept): a rotated key or a moved server keeps the
+    provider's models. The new key is stored encrypted, the old one is gone."""
+    org = _require_manager(acting, "change a provider")
+    provider = provider_get(organization=org, name=name)
+    _check_key_and_timeout(api_key, timeout_s)
+    if base_url is not None:
+        provider.base_url = checked_base_url(base_url)
+    if api_key is not None:
+        provider.api_key_encrypted = crypto.encrypt(api_key.strip())
+    if timeout_s is not None:
+        provider.timeout_s = float(timeout_s)
+    provider.updated_at = timezone.now()
+    provider.save(update_fields=["base_url", "api_key_encrypted", "timeout_s", "updated_at"])
+    table.forget_own(org.pk)
+    return provider
+
+
+def _check_key_and_timeout(api_key: str | None, timeout_s: float | None) -> None:
+    if len(api_key or "") > MAX_KEY_CHARS:
+        raise FieldError("api_key", f"A key has at most {MAX_KEY_CHARS} characters.")
+    if timeout_s is not None and not 0.1 <= float(timeout_s) <= 3600:
+        raise FieldError("timeout_s", "Use 0.1 to 3600 seconds.")
 
 
 def provider_remove(*, acting, name: str) -> None:

@@ -72,10 +72,40 @@ class ProviderListCreateApi(APIView):
 
 
 class ProviderDetailApi(APIView):
+    class UpdateSerializer(serializers.Serializer):
+        base_url = serializers.CharField(max_length=500, required=False)
+        api_key = serializers.CharField(
+            max_length=byok.MAX_KEY_CHARS,
+            required=False,
+            allow_blank=True,
+            write_only=True,
+            help_text="The new key, stored encrypted and never returned; the old one is gone.",
+        )
+        timeout_s = serializers.FloatField(required=False, min_value=0.1, max_value=3600)
+
+        class Meta:
+            ref_name = "ProviderUpdate"
+
     @extend_schema(operation_id="providers_retrieve", responses=ProviderOutputSerializer)
     def get(self, request: Request, slug: str, name: str) -> Response:
         access = org_access(request, slug)
         provider = byok.provider_get(organization=access.organization, name=name)
+        return Response(ProviderOutputSerializer(provider).data)
+
+    @extend_schema(
+        operation_id="providers_update",
+        summary="Change a provider's base URL, key or timeout (owners and admins); only the "
+        "fields sent change, and its models keep being served.",
+        request=UpdateSerializer,
+        responses=ProviderOutputSerializer,
+    )
+    def patch(self, request: Request, slug: str, name: str) -> Response:
+        access = org_access(request, slug)
+        serializer = self.UpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        provider = byok.provider_update(
+            acting=access.acting, name=name, **serializer.validated_data
+        )
         return Response(ProviderOutputSerializer(provider).data)
 
     @extend_schema(

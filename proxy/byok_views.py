@@ -317,9 +317,32 @@ def provider_test(request: HttpRequest, membership: Membership, name: str) -> Ht
     else:
         messages.error(
             request,
-            f"{provider.name}: {result.message} Check its base URL and key; to change "
-            "them, remove the provider and add it again.",
+            f"{provider.name}: {result.message} Check its base URL and key: Replace key "
+            "stores a new key; a new URL is a PATCH of the API, or the provider removed "
+            "and added again.",
         )
+    return _back(membership, f"provider-{provider.name}")
+
+
+@require_POST
+@member_view
+def provider_key(request: HttpRequest, membership: Membership, name: str) -> HttpResponse:
+    """Replaces a provider's key (a rotated key keeps the provider's models served)."""
+    _require_manager(membership, "change a provider's key")
+    new_key = request.POST.get("api_key", "").strip()
+    if not new_key:
+        messages.error(request, f"{name}: type the new key, then Replace key.")
+        return _back(membership, f"provider-{name}")
+    try:
+        provider = byok.provider_update(acting=membership, name=name, api_key=new_key)
+    except NotAllowed:
+        raise
+    except DomainError as exc:
+        messages.error(request, f"{name}: {exc.message}")
+        return _back(membership, f"provider-{name}")
+    messages.success(
+        request, f"Replaced the key of {provider.name}; the old one is deleted. Test it now."
+    )
     return _back(membership, f"provider-{provider.name}")
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path(f"{org}providers/model-add/", byok_views.model_add, name="own_model_add"),
     path(f"{org}providers/model-remove/", byok_views.model_remove, name="own_model_remove"),
     path(f"{org}providers/<slug:name>/test/", byok_views.provider_test, name="provider_test"),
+    path(f"{org}providers/<slug:name>/key/", byok_views.provider_key, name="provider_key"),
     path(
         f"{org}providers/<slug:name>/remove/",
         byok_views.provider_remove,

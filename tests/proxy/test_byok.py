@@ -382,3 +382,27 @@ def test_the_live_feed_shows_an_own_models_call_to_its_organization_only(
         assert message is not None and message["request_id"] == request_id
         assert message["model"] == "our-llama" and Decimal(message["cost_usd"]) > 0
         assert receive(ws_b, timeout=QUIET_S) is None
+
+
+def test_patching_a_providers_key_serves_its_models_with_the_new_key_at_once(
+    asgi_server, tenancy, platform, own
+):
+    client = gpt(asgi_server, tenancy.owner_key.secret)
+    ask = {"model": "our-llama", "messages": [{"role": "user", "content": "x"}]}
+    client.chat.completions.create(**ask)
+    rotated = "sk-org-rotated-93a1c6f0"
+    api = session(tenancy.admin)
+    path = "/api/orgs/org-a/providers/own-up/"
+    assert session(tenancy.member).patch(path, {"api_key": "m"}, format="json").status_code == 403
+    assert session(tenancy.outsider).patch(path, {"api_key": "b"}, format="json").status_code == 404
+    bad = api.patch(path, {"timeout_s": 0}, format="json")
+    assert bad.status_code == 400 and "timeout_s" in bad.json()
+    changed = api.patch(path, {"api_key": rotated, "timeout_s": 30}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["timeout_s"] == 30 and rotated.encode() not in changed.content
+    client.chat.completions.create(**ask)
+    sent = [r for r in platform.state.requests if r["base_model"] == "llama-own"]
+    assert [r["headers"]["authorization"] for r in sent] == [
+        f"Bearer {ORG_SECRET}",
+        f"Bearer {rotated}",
+    ]

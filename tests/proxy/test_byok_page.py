@@ -300,3 +300,27 @@ def test_the_navigation_links_the_page_which_states_the_fee(tenancy, settings):
     assert "<h1>Providers</h1>" in page
     assert "a fee of 2.5% of each request" in page
     assert 'id="no-own-models"' in page
+
+
+def test_replace_key_stores_the_new_key_keeps_the_models_and_shows_neither(
+    tenancy, sandbox, private_urls_allowed
+):
+    admin = tenancy.client(tenancy.admin)
+    admin.post(action("provider_add"), provider_fields(sandbox.url + "/v1"))
+    rotated = "sk-org-rotated-0e9d8c7b6a5f4e3d"
+    member = tenancy.client(tenancy.member)
+    refused = member.post(action("provider_key", name="org-sandbox"), {"api_key": "sk-member"})
+    assert refused.status_code == 403
+    assert Provider.objects.get(name="org-sandbox").api_key == SECRET
+    outsider = tenancy.client(tenancy.outsider)
+    gone = outsider.post(action("provider_key", name="org-sandbox"), {"api_key": "sk-b"})
+    assert gone.status_code == 404
+    empty = admin.post(action("provider_key", name="org-sandbox"), {"api_key": " "}, follow=True)
+    assert "type the new key" in html(empty)
+    assert Provider.objects.get(name="org-sandbox").api_key == SECRET
+    done = admin.post(action("provider_key", name="org-sandbox"), {"api_key": rotated}, follow=True)
+    assert "Replaced the key of org-sandbox" in html(done)
+    assert rotated not in html(done) and SECRET not in html(done)
+    assert Provider.objects.get(name="org-sandbox").api_key == rotated
+    admin.post(action("provider_test", name="org-sandbox"))
+    assert sandbox.state.requests[-1]["headers"]["authorization"] == f"Bearer {rotated}"
