@@ -71,7 +71,8 @@ class LoadingCache(Generic[K, V]):
         self._generation += 1
 
     def forget(self, key: K) -> None:
-        """Drop one entry: its next read loads it afresh (a load under way is not kept)."""
+        """Drop one entry: its next read loads it afresh. Like clear(), it bumps the
+        generation, so no load under way is kept (any key's: it is simply loaded again)."""
         self._entries.pop(key, None)
         self._loading.pop(key, None)
         self._failed.pop(key, None)

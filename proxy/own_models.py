@@ -47,11 +47,10 @@ def load(organization_id: int) -> RouteTable:
     dated = price_schedules(models={route.name for route in mirrors.values()})
     models = {}
     for name, deps in grouped.items():
-        deps = sorted(deps, key=lambda d: (d.priority, d.id))
         route = routes[name]
         own = [d for d in deps if d.provider.id in own_providers]
         if len(own) == len(deps):
-            models[name] = replace(model_entry(route, tuple(deps)), byok=True)
+            models[name] = replace(model_entry(route, deps), byok=True)
             continue
         if own:
             log.error(

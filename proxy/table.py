@@ -136,19 +136,17 @@ def load() -> RouteTable:
     grouped, routes = deployment_entries(rows)
     dated = price_schedules(models=grouped)
     models = {
-        name: model_entry(
-            routes[name],
-            tuple(sorted(deps, key=lambda d: (d.priority, d.id))),
-            dated.get(name, ()),
-        )
-        for name, deps in grouped.items()
+        name: model_entry(routes[name], deps, dated.get(name, ())) for name, deps in grouped.items()
     }
     models.update(_auto_entries(models))
     return RouteTable(models=models)
 
 
-def deployment_entries(rows) -> tuple[dict[str, list[DeploymentEntry]], dict[str, ModelRoute]]:
-    """Deployment rows as entries, by their route's name; and the routes by name."""
+def deployment_entries(
+    rows,
+) -> tuple[dict[str, tuple[DeploymentEntry, ...]], dict[str, ModelRoute]]:
+    """Deployment rows as entries, by their route's name in the balancer's order
+    (priority, then id); and the routes by name."""
     providers: dict[int, ProviderEntry | None] = {}
     grouped: dict[str, list[DeploymentEntry]] = {}
     routes = {}
@@ -169,7 +167,11 @@ def deployment_entries(rows) -> tuple[dict[str, list[DeploymentEntry]], dict[str
                 Upstream(provider.base_url, provider.api_key, d.upstream_model),
             )
         )
-    return grouped, routes
+    ordered = {
+        name: tuple(sorted(deps, key=lambda d: (d.priority, d.id)))
+        for name, deps in grouped.items()
+    }
+    return ordered, routes
 
 
 def _auto_entries(models: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
